@@ -1,0 +1,133 @@
+"""The record vocabulary: what a device reading becomes once decoded.
+
+Records are frozen and carry no identity of the gateway that buffered them; the gateway adds
+``gateway_id`` and ``seq`` when it sends them (see :mod:`firmware_bridge.wire`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RecordKind(StrEnum):
+    POSITION = "position"
+    MEASUREMENT = "measurement"
+    TAG_READ = "tag_read"
+    SCAN = "scan"
+    ALARM = "alarm"
+
+
+BUSINESS_KINDS: frozenset[RecordKind] = frozenset({RecordKind.SCAN, RecordKind.ALARM})
+"""Kinds a gateway must never evict from its buffer; everything else is telemetry."""
+
+
+class Quantity(StrEnum):
+    TEMPERATURE = "temperature"
+    HUMIDITY = "humidity"
+    BATTERY_VOLTAGE = "battery_voltage"
+    BATTERY_LEVEL = "battery_level"
+    PRESSURE = "pressure"
+
+
+class Unit(StrEnum):
+    CELSIUS = "Cel"
+    PERCENT_RH = "%RH"
+    PERCENT = "%"
+    VOLT = "V"
+    HECTOPASCAL = "hPa"
+
+
+class FixQuality(StrEnum):
+    """How a position was obtained, after NMEA GGA's quality indicator."""
+
+    GPS = "gps"
+    DGPS = "dgps"
+    RTK_FIXED = "rtk_fixed"
+    RTK_FLOAT = "rtk_float"
+    ESTIMATED = "estimated"
+    PPS = "pps"
+    MANUAL = "manual"
+    SIMULATED = "simulated"
+    UNKNOWN = "unknown"
+
+
+class ScanOperation(StrEnum):
+    RECEIVE = "receive"
+    PUT_AWAY = "put_away"
+    PICK = "pick"
+    PACK = "pack"
+    SHIP = "ship"
+    COUNT = "count"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One GNSS fix of a vehicle or asset. ``time`` is the receiver's UTC time of fix."""
+
+    device_id: str
+    time: datetime
+    lat: float
+    lon: float
+    speed_mps: float | None = None
+    course_deg: float | None = None
+    fix_quality: FixQuality = FixQuality.UNKNOWN
+    satellites: int | None = None
+    hdop: float | None = None
+    altitude_m: float | None = None
+    kind: RecordKind = field(default=RecordKind.POSITION, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    device_id: str
+    time: datetime
+    quantity: Quantity
+    value: float
+    unit: Unit
+    kind: RecordKind = field(default=RecordKind.MEASUREMENT, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TagRead:
+    reader_id: str
+    antenna: int
+    epc_hex: str
+    time: datetime
+    rssi_dbm: float | None = None
+    epc_uri: str | None = None
+    kind: RecordKind = field(default=RecordKind.TAG_READ, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    scanner_id: str
+    operator: str
+    operation: ScanOperation
+    code: str
+    quantity: int
+    location: str
+    time: datetime
+    kind: RecordKind = field(default=RecordKind.SCAN, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    rule: str
+    subject: str
+    severity: Severity
+    started_at: datetime
+    ended_at: datetime | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    kind: RecordKind = field(default=RecordKind.ALARM, init=False)
+
+
+Record = Position | Measurement | TagRead | Scan | Alarm
