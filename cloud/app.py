@@ -1,0 +1,42 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cloud.db import Database
+from cloud.errors import install_error_handlers
+from cloud.routes import admin, health, ingest, vehicles
+from cloud.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The cloud API on ``settings``' database (migrate it first: :mod:`cloud.migrate`).
+
+    The engine is created here, not at startup, so in-process clients without lifespan
+    events work; ``app.state.database.dispose()`` releases it (the lifespan does on shutdown).
+    """
+    settings.ensure_data_dir()
+    database = Database(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await database.dispose()
+
+    app = FastAPI(
+        title="RetailEdge cloud",
+        version="0.1.0",
+        description="Ingest from edge gateways and fleet queries. Errors are "
+        '`{"error": {"code", "message"}}`.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    for router in (health.router, ingest.router, vehicles.router, admin.router):
+        app.include_router(router)
+    return app

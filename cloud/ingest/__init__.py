@@ -1,0 +1,1 @@
+"""Pure ingest logic: body decoding, batch envelope validation and the apply plan."""

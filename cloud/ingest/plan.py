@@ -1,0 +1,108 @@
+"""Decide what a batch does to the store, given the gateway's current ack (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from cloud.ingest.envelope import Batch
+from firmware_bridge.records import Alarm, Measurement, Position, Record, RecordKind, Scan, TagRead
+from firmware_bridge.wire import RecordFormatError, record_from_wire
+
+NOT_SENT: Final = "not sent by gateway"
+EVICTED: Final = "evicted at gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    from_seq: int
+    to_seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    seq: int
+    kind: str | None
+    reason: str
+    raw: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Plan:
+    """Rows to insert per kind, with the bookkeeping the response reports."""
+
+    gateway_id: str
+    ack_seq: int
+    duplicates: int = 0
+    rows: dict[RecordKind, list[dict[str, Any]]] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    newest_positions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def stored(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+_COLUMNS: Final[dict[type[Any], tuple[str, ...]]] = {
+    cls: tuple(item.name for item in dataclasses.fields(cls) if item.name != "kind")
+    for cls in (Position, Measurement, TagRead, Scan, Alarm)
+}
+
+
+def record_row(record: Record, *, gateway_id: str, seq: int) -> dict[str, Any]:
+    """Column values for ``record``: its fields by name, enums as their string value."""
+    row: dict[str, Any] = {"gateway_id": gateway_id, "seq": seq}
+    for name in _COLUMNS[type(record)]:
+        value = getattr(record, name)
+        row[name] = value.value if isinstance(value, StrEnum) else value
+    return row
+
+
+def plan_batch(batch: Batch, *, ack_seq: int) -> Plan:
+    """What to store for ``batch`` when the gateway's contiguous ack is ``ack_seq``."""
+    if batch.last_seq <= ack_seq:
+        return Plan(batch.gateway_id, ack_seq, duplicates=len(batch.records))
+    plan = Plan(batch.gateway_id, batch.last_seq)
+    if batch.first_seq > ack_seq + 1:
+        plan.gaps.append(Gap(ack_seq + 1, batch.first_seq - 1, NOT_SENT))
+    carried: list[int] = []
+    for seq, raw in batch.records:
+        if seq <= ack_seq:
+            plan.duplicates += 1
+            continue
+        carried.append(seq)
+        _plan_record(plan, seq, raw)
+    plan.gaps.extend(_missing(max(batch.first_seq, ack_seq + 1), batch.last_seq, carried))
+    return plan
+
+
+def _plan_record(plan: Plan, seq: int, raw: dict[str, Any]) -> None:
+    try:
+        record = record_from_wire(raw)
+    except RecordFormatError as exc:
+        kind = raw.get("kind")
+        plan.rejects.append(Reject(seq, kind if isinstance(kind, str) else None, str(exc), raw))
+        return
+    row = record_row(record, gateway_id=plan.gateway_id, seq=seq)
+    plan.rows.setdefault(record.kind, []).append(row)
+    if isinstance(record, Position):
+        newest = plan.newest_positions.get(record.device_id)
+        if newest is None or (record.time, seq) >= (newest["time"], newest["seq"]):
+            plan.newest_positions[record.device_id] = row
+
+
+def _missing(start: int, end: int, carried: list[int]) -> list[Gap]:
+    """Ranges in ``start..end`` that no seq in ascending ``carried`` covers."""
+    gaps: list[Gap] = []
+    expected = start
+    for seq in carried:
+        if seq > expected:
+            gaps.append(Gap(expected, seq - 1, EVICTED))
+        expected = seq + 1
+    if expected <= end:
+        gaps.append(Gap(expected, end, EVICTED))
+    return gaps

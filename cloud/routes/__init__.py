@@ -1,0 +1,1 @@
+"""Thin HTTP routes; each delegates to a service function."""

@@ -1,0 +1,1 @@
+"""Data access: keyword-only async functions over an AsyncSession, one module per concern."""

@@ -1,0 +1,262 @@
+"""Typed gateway configuration loaded from TOML.
+
+Every error names the file, the field and the problem, so an operator can fix the file without
+reading code. Relative paths resolve against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    if value.is_absolute() or base is None:
+        return value
+    return Path(base) / value
+
+
+class GatewaySettings(_Section):
+    id: NonEmpty
+    data_dir: Path
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_relative_to_config(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class CloudSettings(_Section):
+    url: NonEmpty
+    token: SecretStr | None = None
+    token_env: NonEmpty | None = None
+    token_file: Path | None = None
+    allow_insecure: bool = False
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file_relative_to_config(
+        cls, value: Path | None, info: ValidationInfo
+    ) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_token_source_and_safe_transport(self) -> CloudSettings:
+        sources = [
+            name
+            for name, value in (
+                ("token", self.token),
+                ("token_env", self.token_env),
+                ("token_file", self.token_file),
+            )
+            if value is not None
+        ]
+        if len(sources) != 1:
+            found = ", ".join(sources) if sources else "none"
+            raise ValueError(f"set exactly one of token, token_env, token_file (found: {found})")
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        if parts.scheme == "http" and not _is_loopback(host) and not self.allow_insecure:
+            raise ValueError(
+                f"http:// to non-loopback host {host!r} would send the gateway token in clear "
+                "text; use https:// or set allow_insecure = true"
+            )
+        return self
+
+    def bearer_token(self) -> str:
+        """The token, once :func:`load_config` has resolved token_env / token_file into it."""
+        if self.token is None:
+            raise ConfigError("cloud token was not resolved; load the config with load_config()")
+        return self.token.get_secret_value()
+
+
+class UplinkSettings(_Section):
+    batch_max_records: Annotated[int, Field(ge=1)] = 1000
+    batch_max_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+    interval_s: PositiveFloat = 0.2
+    backoff_initial_s: PositiveFloat = 0.5
+    backoff_max_s: PositiveFloat = 30.0
+    request_timeout_s: PositiveFloat = 10.0
+    drain_timeout_s: Annotated[float, Field(ge=0)] = 30.0
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> UplinkSettings:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be >= backoff_initial_s")
+        return self
+
+
+class BufferSettings(_Section):
+    max_records: Annotated[int, Field(ge=1)] = 2_000_000
+
+
+class NmeaGpsDevice(_Section):
+    id: NonEmpty
+    type: Literal["nmea_gps"]
+    port: NonEmpty
+    baudrate: Annotated[int, Field(gt=0)] = 9600
+    vehicle_id: NonEmpty
+    reopen_initial_s: PositiveFloat = 0.5
+    reopen_max_s: PositiveFloat = 5.0
+
+    @model_validator(mode="after")
+    def _reopen_ordered(self) -> NmeaGpsDevice:
+        if self.reopen_max_s < self.reopen_initial_s:
+            raise ValueError("reopen_max_s must be >= reopen_initial_s")
+        return self
+
+
+DeviceSettings = NmeaGpsDevice
+
+
+class GatewayConfig(_Section):
+    gateway: GatewaySettings
+    cloud: CloudSettings
+    uplink: UplinkSettings = UplinkSettings()
+    buffer: BufferSettings = BufferSettings()
+    devices: list[DeviceSettings] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vehicle_defaults_to_gateway(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        gateway, devices = data.get("gateway"), data.get("devices")
+        if not isinstance(gateway, dict) or not isinstance(devices, list):
+            return data
+        filled = [
+            {**dev, "vehicle_id": gateway.get("id")}
+            if isinstance(dev, dict) and "vehicle_id" not in dev
+            else dev
+            for dev in devices
+        ]
+        return {**data, "devices": filled}
+
+    @field_validator("devices")
+    @classmethod
+    def _unique_device_ids(cls, devices: list[DeviceSettings]) -> list[DeviceSettings]:
+        seen: set[str] = set()
+        for device in devices:
+            if device.id in seen:
+                raise ValueError(f"device id {device.id!r} is used twice")
+            seen.add(device.id)
+        return devices
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        # The device union tags each error with the model name; drop it, the operator never sees it.
+        loc = tuple(p for p in error["loc"] if p != "nmea_gps" and p != "NmeaGpsDevice")
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(f"{path}: {_location(loc)}: {message}")
+    return "\n".join(problems)
+
+
+def _resolve_token(path: Path, cloud: CloudSettings, environ: Mapping[str, str]) -> SecretStr:
+    if cloud.token is not None:
+        return cloud.token
+    if cloud.token_env is not None:
+        value = environ.get(cloud.token_env, "").strip()
+        if not value:
+            raise ConfigError(
+                f"{path}: cloud.token_env: environment variable {cloud.token_env} "
+                "is not set or empty"
+            )
+        return SecretStr(value)
+    assert cloud.token_file is not None
+    try:
+        value = cloud.token_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cloud.token_file: cannot read {cloud.token_file}: {exc.strerror}"
+        ) from None
+    if not value:
+        raise ConfigError(f"{path}: cloud.token_file: {cloud.token_file} is empty")
+    return SecretStr(value)
+
+
+def parse_config(
+    data: Mapping[str, Any], *, source: Path, environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
+    """Validate an already-parsed TOML mapping; ``source`` names the file in errors and anchors
+    relative paths."""
+    try:
+        config = GatewayConfig.model_validate(
+            dict(data), context={"base_dir": source.resolve().parent}
+        )
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+    token = _resolve_token(source, config.cloud, os.environ if environ is None else environ)
+    cloud = config.cloud.model_copy(update={"token": token})
+    return config.model_copy(update={"cloud": cloud})
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and validate a gateway TOML file. Raises :class:`ConfigError`."""
+    source = Path(path)
+    try:
+        with source.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    return parse_config(data, source=source, environ=environ)

@@ -1,0 +1,1 @@
+"""Device connectors: each turns one device's byte stream into records handed to the pipeline."""

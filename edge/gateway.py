@@ -1,0 +1,180 @@
+"""Wire connectors, pipeline, uplink and status writer together and run them until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from edge.buffer import Buffer
+from edge.config import GatewayConfig
+from edge.connectors.serial_nmea import SerialNmeaConnector
+from edge.health import health_snapshot, write_status
+from edge.pipeline import Pipeline
+from edge.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+STATUS_EVERY_S = 1.0
+CONNECTOR_STOP_TIMEOUT_S = 5.0
+BUFFER_FILE = "outbox.db"
+STATUS_FILE = "status.json"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Gateway:
+    def __init__(
+        self, config: GatewayConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.config = config
+        self._transport = transport
+        self._started_at = _utc_now()
+        self._latest_health: dict[str, Any] = {}
+        self.status_path = config.gateway.data_dir / STATUS_FILE
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set or SIGTERM/SIGINT arrives, then shut down in order."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
+            loop.add_signal_handler(sig, self._on_signal, stop, sig)
+        try:
+            await self._run(stop)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, stop: asyncio.Event, sig: signal.Signals) -> None:
+        log.info("received %s: stopping", sig.name)
+        stop.set()
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        cfg.gateway.data_dir.mkdir(parents=True, exist_ok=True)
+        buffer_path = cfg.gateway.data_dir / BUFFER_FILE
+        timeout = httpx.Timeout(cfg.uplink.request_timeout_s)
+        async with (
+            Buffer.open(buffer_path) as buffer,
+            httpx.AsyncClient(timeout=timeout, transport=self._transport) as client,
+        ):
+            stats = await buffer.stats()
+            log.info(
+                "gateway %s: buffer %s holds %d records (next seq %d, last acked %d)",
+                cfg.gateway.id,
+                buffer_path,
+                stats.records,
+                stats.next_seq,
+                stats.last_acked_seq,
+            )
+            pipeline = Pipeline(buffer)
+            connectors = [SerialNmeaConnector(dev, pipeline.submit) for dev in cfg.devices]
+            uplink = Uplink(
+                buffer,
+                client,
+                cfg.uplink,
+                gateway_id=cfg.gateway.id,
+                cloud_url=cfg.cloud.url,
+                token=cfg.cloud.bearer_token(),
+                health=lambda: self._latest_health,
+            )
+
+            async def snapshot() -> dict[str, Any]:
+                return health_snapshot(
+                    gateway_id=cfg.gateway.id,
+                    now=_utc_now(),
+                    started_at=self._started_at,
+                    buffer=await buffer.stats(),
+                    pending=pipeline.pending,
+                    produced=pipeline.produced,
+                    uplink=uplink.stats,
+                    batch_limit=uplink.batch_limit,
+                    connectors={c.name: c.snapshot() for c in connectors},
+                )
+
+            await self._write_status(snapshot)
+            pipeline_task = asyncio.create_task(pipeline.run(), name="pipeline")
+            uplink_task = asyncio.create_task(uplink.run(), name="uplink")
+            status_task = asyncio.create_task(self._status_loop(snapshot), name="status")
+            connector_tasks = [
+                asyncio.create_task(c.run(), name=f"connector {c.name}") for c in connectors
+            ]
+            try:
+                await self._until_stop_or_crash(
+                    stop, [pipeline_task, uplink_task, status_task, *connector_tasks]
+                )
+            finally:
+                await self._shutdown(
+                    connectors, connector_tasks, pipeline, pipeline_task, uplink, uplink_task
+                )
+                status_task.cancel()
+                await asyncio.gather(status_task, return_exceptions=True)
+                await self._write_status(snapshot)
+                log.info("status written to %s; bye", self.status_path)
+
+    async def _until_stop_or_crash(
+        self, stop: asyncio.Event, tasks: list[asyncio.Task[None]]
+    ) -> None:
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        for task in done:
+            if task is not stopper:
+                # A component returning on its own is a bug: stop everything rather than limp on.
+                exc = task.exception()
+                log.error("%s ended unexpectedly (%r); shutting down", task.get_name(), exc)
+                raise RuntimeError(f"{task.get_name()} ended unexpectedly") from exc
+
+    async def _shutdown(
+        self,
+        connectors: list[SerialNmeaConnector],
+        connector_tasks: list[asyncio.Task[None]],
+        pipeline: Pipeline,
+        pipeline_task: asyncio.Task[None],
+        uplink: Uplink,
+        uplink_task: asyncio.Task[None],
+    ) -> None:
+        for connector in connectors:
+            connector.stop()
+        if connector_tasks:
+            _, late = await asyncio.wait(connector_tasks, timeout=CONNECTOR_STOP_TIMEOUT_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*connector_tasks, return_exceptions=True)
+        pipeline.stop()
+        await asyncio.gather(pipeline_task, return_exceptions=True)
+        uplink.stop()
+        await asyncio.gather(uplink_task, return_exceptions=True)
+        drain_s = self.config.uplink.drain_timeout_s
+        log.info("draining the buffer to the cloud for up to %.1f s", drain_s)
+        if await uplink.drain(drain_s):
+            log.info("buffer drained: everything was acknowledged")
+        else:
+            log.warning(
+                "cloud did not acknowledge everything within %.1f s; the rest stays in the buffer "
+                "and is sent after restart (last error: %s)",
+                drain_s,
+                uplink.stats.last_error,
+            )
+
+    async def _status_loop(self, snapshot: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        while True:
+            await asyncio.sleep(STATUS_EVERY_S)
+            await self._write_status(snapshot)
+
+    async def _write_status(self, snapshot: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._latest_health = await snapshot()
+        try:
+            write_status(self.status_path, self._latest_health)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.status_path, exc)

@@ -1,0 +1,3 @@
+from retailedge.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""Turn a shipped example gateway config into the one a demo gateway runs with."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+
+def load_template(name: str) -> dict[str, Any]:
+    text = resources.files("retailedge.configs").joinpath(name).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def write_gateway_config(
+    template: str,
+    destination: Path,
+    *,
+    data_dir: Path,
+    cloud_url: str,
+    token: str,
+    serial_port: Path | None,
+) -> Path:
+    """Write ``template`` with the demo's data folder, cloud, credential and serial port filled in."""
+    config = load_template(template)
+    config["gateway"]["data_dir"] = str(data_dir)
+    cloud = config["cloud"]
+    cloud["url"] = cloud_url
+    cloud.pop("token_env", None)
+    cloud.pop("token_file", None)
+    cloud["token"] = token
+    for device in config.get("devices", []):
+        if device.get("type") == "nmea_gps":
+            if serial_port is None:
+                raise ValueError(f"{template} has a GPS device but no serial port was given")
+            device["port"] = str(serial_port)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(tomli_w.dumps(config), encoding="utf-8")
+    destination.chmod(0o600)
+    return destination

@@ -1,0 +1,1 @@
+"""Devices that speak real wire formats (NMEA on a pseudo-terminal, ...) for demos and tests."""

@@ -1,0 +1,129 @@
+"""``retailedge simulate gps``: a van's GPS receiver on a pseudo-terminal, paced in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import click
+
+from simulators.gps_van import MAX_RATE_HZ, MIN_RATE_HZ, GpsVanSimulator, RunStats
+from simulators.pty_port import PtyPort
+from simulators.routes import get_route, route_names
+from simulators.run_gps import run_gps_van
+
+PROGRESS_EVERY_S = 5.0
+
+
+@click.group(name="simulate")
+def simulate_group() -> None:
+    """Devices that speak real wire formats, for demos and tests."""
+
+
+@simulate_group.command(name="gps")
+@click.option(
+    "--city", type=click.Choice(list(route_names())), default="shanghai", show_default=True
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(MIN_RATE_HZ, MAX_RATE_HZ),
+    default=1.0,
+    show_default=True,
+    help="Epochs per second.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(1.0, 130.0),
+    default=30.0,
+    show_default=True,
+    help="Nominal cruise speed in km/h (traffic varies it).",
+)
+@click.option("--vehicle-id", default="van-01", show_default=True)
+@click.option(
+    "--link",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Symlink to the pty's device, e.g. /tmp/van-gps.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="Seconds to run; until Ctrl-C when omitted.",
+)
+@click.option(
+    "--emit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON-lines file with one wire record per emitted fix.",
+)
+@click.option("--faults/--no-faults", default=False, show_default=True, help="Inject line faults.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def gps_command(
+    city: str,
+    rate: float,
+    speed: float,
+    vehicle_id: str,
+    link: Path | None,
+    duration: float | None,
+    emit_log: Path | None,
+    faults: bool,
+    seed: int,
+) -> None:
+    """Drive a van around a city loop, writing NMEA GGA+RMC to a pseudo-terminal."""
+    route = get_route(city)
+    sim = GpsVanSimulator(route, rate, vehicle_id, seed=seed, speed_mps=speed / 3.6, faults=faults)
+    with PtyPort.open(link) as port:
+        shown = port.slave_path if link is None else f"{port.slave_path} (link {link})"
+        click.echo(
+            f"GPS van {vehicle_id} on {shown}, {rate:g} Hz, "
+            f"route {route.name} {route.length_m / 1000:.1f} km",
+            nl=True,
+        )
+        stats = asyncio.run(_run(sim, port, duration, emit_log))
+    click.echo(f"stopped: {summary(stats)}")
+
+
+async def _run(
+    sim: GpsVanSimulator, port: PtyPort, duration: float | None, emit_log: Path | None
+) -> RunStats:
+    stats = sim.stats
+    loop = asyncio.get_running_loop()
+    runner = asyncio.create_task(run_gps_van(sim, port, duration, emit_log=emit_log))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, runner.cancel)
+    progress = asyncio.create_task(_report_progress(stats))
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    finally:
+        progress.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return stats
+
+
+async def _report_progress(stats: RunStats) -> None:
+    elapsed = 0.0
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        elapsed += PROGRESS_EVERY_S
+        click.echo(f"[{elapsed:5.0f} s] {summary(stats)}")
+
+
+def summary(stats: RunStats) -> str:
+    """One line of counters and the last position sent."""
+    text = (
+        f"fixes {stats.fixes_emitted}, dropped (no reader) {stats.dropped_no_reader}, "
+        f"skipped (late) {stats.skipped_late}, faults {stats.faults_injected}"
+    )
+    if stats.faults:
+        detail = ", ".join(f"{kind.value} {n}" for kind, n in sorted(stats.faults.items()))
+        text += f" ({detail})"
+    fix = stats.last_fix
+    if fix is not None:
+        kmh = 0.0 if fix.speed_mps is None else fix.speed_mps * 3.6
+        text += f"; at {fix.lat:.5f},{fix.lon:.5f} {kmh:.0f} km/h"
+    return text

@@ -1,0 +1,97 @@
+"""Batch builders shared by the cloud tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from cloud.db import Database
+from firmware_bridge.records import (
+    Alarm,
+    FixQuality,
+    Measurement,
+    Position,
+    Quantity,
+    Record,
+    Scan,
+    ScanOperation,
+    Severity,
+    TagRead,
+    Unit,
+)
+from firmware_bridge.wire import format_time, record_to_wire
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Cloud:
+    client: httpx.AsyncClient
+    database: Database
+    admin: str
+    operator: str
+    warehouse: str
+    gateway_a: str
+    gateway_b: str
+
+    def auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+def position(device: str, minute: int, lat: float = 52.52, lon: float = 13.405) -> Position:
+    return Position(
+        device_id=device,
+        time=T0 + timedelta(minutes=minute),
+        lat=lat,
+        lon=lon,
+        speed_mps=8.25,
+        course_deg=91.5,
+        fix_quality=FixQuality.GPS,
+        satellites=9,
+        hdop=0.9,
+        altitude_m=34.0,
+    )
+
+
+MEASUREMENT = Measurement("fridge-1", T0, Quantity.TEMPERATURE, 3.75, Unit.CELSIUS)
+SCAN = Scan("hh-1", "op-7", ScanOperation.PICK, "09506000134352", 2, "A-01-03", T0)
+ALARM = Alarm("cold_chain", "fridge-1", Severity.WARNING, T0, None, {"max_c": 8.5})
+TAG_READ = TagRead("rdr-1", 2, "3034257BF7194E4000001A85", T0, -61.5, None)
+
+
+def wire(record: Record, seq: int) -> dict[str, Any]:
+    return record_to_wire(record, seq)
+
+
+def batch(
+    gateway_id: str,
+    first_seq: int,
+    last_seq: int,
+    records: list[dict[str, Any]],
+    *,
+    health: dict[str, Any] | None = None,
+    sent_at: datetime | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "gateway_id": gateway_id,
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "sent_at": format_time(sent_at or datetime.now(UTC)),
+        "records": records,
+    }
+    if health is not None:
+        body["health"] = health
+    return body
+
+
+def positions(device: str, first_seq: int, last_seq: int) -> list[dict[str, Any]]:
+    return [wire(position(device, seq), seq) for seq in range(first_seq, last_seq + 1)]
+
+
+def stored_view(record: Position, *, gateway_id: str, seq: int) -> dict[str, Any]:
+    """What the position and track endpoints return for a stored position."""
+    return {**record_to_wire(record), "gateway_id": gateway_id, "seq": seq}

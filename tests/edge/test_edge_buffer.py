@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from edge.buffer import Buffer, BufferedRecord, BufferStats, serialize_payload
+from firmware_bridge.wire import record_from_wire
+from tests.edge.edge_factories import measurement, position, scan
+
+
+@pytest.fixture(params=["file", "memory"])
+async def buf(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Buffer]:
+    path = tmp_path / "outbox.db" if request.param == "file" else ":memory:"
+    async with Buffer.open(path) as opened:
+        yield opened
+
+
+async def test_append_assigns_increasing_seqs_and_peek_returns_oldest_first(buf: Buffer) -> None:
+    assert await buf.append([position(0), measurement(1)]) == [1, 2]
+    assert await buf.append([scan(2)]) == [3]
+    peeked = await buf.peek(10, 1_000_000)
+    assert [(r.seq, r.kind, r.device_id) for r in peeked] == [
+        (1, "position", "van-7"),
+        (2, "measurement", "fridge-1"),
+        (3, "scan", "hh-1"),
+    ]
+    assert [record_from_wire(json.loads(r.payload)) for r in peeked] == [
+        position(0),
+        measurement(1),
+        scan(2),
+    ]
+    assert "seq" not in json.loads(peeked[0].payload)
+
+
+async def test_append_of_nothing_is_a_no_op(buf: Buffer) -> None:
+    assert await buf.append([]) == []
+    assert (await buf.stats()).next_seq == 1
+
+
+async def test_peek_respects_record_and_byte_limits(buf: Buffer) -> None:
+    await buf.append([position(i) for i in range(5)])
+    three = sum(len(serialize_payload(position(i))) for i in range(3))
+    assert [r.seq for r in await buf.peek(2, 1_000_000)] == [1, 2]
+    assert [r.seq for r in await buf.peek(10, three)] == [1, 2, 3]
+    assert [r.seq for r in await buf.peek(10, three - 1)] == [1, 2]
+    # An oversized first record is still returned alone, or the outbox would block for ever.
+    assert [r.seq for r in await buf.peek(10, 1)] == [1]
+
+
+async def test_peek_on_empty_buffer(buf: Buffer) -> None:
+    assert await buf.peek(10, 1000) == []
+    with pytest.raises(ValueError, match="max_records"):
+        await buf.peek(0, 1000)
+
+
+async def test_ack_deletes_up_to_seq_and_ignores_older_acks(buf: Buffer) -> None:
+    await buf.append([position(0), scan(1), position(2), measurement(3)])
+    assert await buf.ack_by_kind(2) == {"position": 1, "scan": 1}
+    assert [r.seq for r in await buf.peek(10, 10**6)] == [3, 4]
+    assert await buf.ack(1) == 0  # below the stored ack: nothing happens
+    assert await buf.ack(2) == 0
+    assert (await buf.stats()).last_acked_seq == 2
+    assert await buf.ack(4) == 2
+    assert await buf.peek(10, 10**6) == []
+    with pytest.raises(ValueError, match="beyond the last seq"):
+        await buf.ack(5)
+
+
+async def test_stats_track_records_bytes_and_seqs(buf: Buffer) -> None:
+    assert await buf.stats() == BufferStats(0, 0, None, 1, 0)
+    await buf.append([position(0), measurement(1)])
+    sizes = [len(serialize_payload(position(0))), len(serialize_payload(measurement(1)))]
+    stats = await buf.stats()
+    assert (stats.records, stats.bytes, stats.next_seq, stats.last_acked_seq) == (
+        2,
+        sum(sizes),
+        3,
+        0,
+    )
+    assert stats.oldest_created_at is not None
+    await buf.ack(1)
+    after = await buf.stats()
+    assert (after.records, after.bytes, after.next_seq, after.last_acked_seq) == (
+        1,
+        sizes[1],
+        3,
+        1,
+    )
+
+
+async def test_seqs_and_acks_survive_reopen_even_when_empty(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "outbox.db"
+    async with Buffer.open(path) as buf:
+        await buf.append([position(i) for i in range(3)])
+        await buf.ack(3)
+    async with Buffer.open(path) as buf:
+        assert await buf.stats() == BufferStats(0, 0, None, 4, 3)
+        assert await buf.append([scan(9)]) == [4]
+    async with Buffer.open(path) as buf:
+        peeked = await buf.peek(10, 10**6)
+        assert [(r.seq, r.kind) for r in peeked] == [(4, "scan")]
+        assert isinstance(peeked[0], BufferedRecord)
+        assert await buf.schema_version() == 1
+
+
+async def test_file_database_uses_wal_full_sync_and_records_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    async with Buffer.open(path) as buf:
+        await buf.append([position(0)])
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == [
+            ("last_acked_seq", 0),
+            ("next_seq", 2),
+        ]
