@@ -95,7 +95,7 @@ class Uplink:
         """Records per batch; halved on each 413."""
         self.stats = UplinkStats()
         self._last_outcome = Outcome.EMPTY
-        self._summary_at = time.monotonic()
+        self._summary_at = -SUMMARY_EVERY_S  # the first ack is logged at once
         self._summary_records = 0
         self._summary_batches = 0
 

@@ -93,7 +93,7 @@ def record_from_wire(data: Any) -> Record:
     if not isinstance(data, dict):
         raise RecordFormatError("record must be a JSON object")
     try:
-        kind = RecordKind(data.get("kind"))
+        kind = RecordKind(str(data.get("kind")))
     except ValueError:
         raise RecordFormatError(f"kind: unknown record kind {data.get('kind')!r}") from None
     cls = _CLASSES[kind]

@@ -183,7 +183,7 @@ class Demo:
             ]
             emit_log = settings.data_dir / "van-01-emitted.jsonl"
             gps_task = asyncio.create_task(
-                run_gps_van(simulator, port, duration_s=None, emit_log=emit_log, on_fix=None)
+                run_gps_van(simulator, port, None, emit_log=emit_log)
             )
             try:
                 await self._watch(client, baseline, gateways, gps_task, simulator)
@@ -191,7 +191,8 @@ class Demo:
                 gps_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await gps_task
-                self.fixes_emitted = simulator.fixes_emitted
+                self.fixes_emitted = simulator.stats.fixes_emitted
+                await port.drain()
                 await self._drain_gateways(gateways)
                 port.close()
             stored_now = await _cloud_stored(client)
@@ -239,7 +240,7 @@ class Demo:
         acked = _sum_counts(self.statuses(), "acknowledged")
         buffered = sum(int((s.get("buffer") or {}).get("records", 0)) for s in self.statuses())
         _say(self.settings,
-             f"[demo] {elapsed:5.0f}s  gps fixes emitted {simulator.fixes_emitted:6d}  "
+             f"[demo] {elapsed:5.0f}s  gps fixes emitted {simulator.stats.fixes_emitted:6d}  "
              f"acknowledged {sum(acked.values()):6d}  buffered {buffered:5d}  "
              f"stored positions {stored['position'] - baseline.get('position', 0):6d}")
 

@@ -98,6 +98,8 @@ async def _run(
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await runner
+        # Closing the pty discards what the reader has not read, and those fixes were counted.
+        await port.drain()
     finally:
         progress.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):

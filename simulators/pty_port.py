@@ -8,10 +8,12 @@ ignored, as a pty has no line speed.
 Kernel behaviour this class works around (Linux): while nobody has the slave open the master stays
 writable for about 20 KB and then blocks, and whatever was queued is handed to the next reader. So
 :meth:`PtyPort.write` refuses with :class:`NoReaderError` while the slave is closed, and when a
-reader goes away the bytes it left unread are flushed. A reader therefore gets what is written
-after it opened, except that bytes written in the instant between its open and the next write may
-or may not be there, per the kernel. Each write is all-or-error: a partial write while the reader
-disappears raises :class:`NoReaderError` too.
+reader goes away the bytes it left unread are flushed. A reader therefore gets exactly what is
+written after it opened, unless a previous reader left bytes unread and the new one opened before
+the next write noticed the hang-up: the kernel then hands it those stale bytes first.
+Each write is all-or-error: a partial write while the reader disappears raises
+:class:`NoReaderError` too. Closing the master discards whatever the reader has not read yet, so
+await :meth:`PtyPort.drain` before :meth:`PtyPort.close`.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import os
 import select
+import struct
 import termios
 import tty
 from pathlib import Path
 from types import TracebackType
+
+_SETTLE_S = 0.05
 
 
 class NoReaderError(OSError):
@@ -102,6 +108,28 @@ class PtyPort:
                     raise NoReaderError(errno.EIO, f"no reader on {self.slave_path}") from exc
                 raise
 
+    async def drain(self, timeout_s: float = 2.0) -> bool:
+        """Wait until the reader has read everything written; False on timeout or no reader.
+
+        Call it before :meth:`close`: closing the master discards what the slave has not read.
+        """
+        if not self.has_reader():
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        probe = os.open(self.slave_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            # The kernel moves written bytes to the slave's queue from a work queue, so a queue
+            # that reads empty right after a write may still be filling.
+            await asyncio.sleep(_SETTLE_S)
+            while _unread(probe) > 0:
+                if loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(0.01)
+            return True
+        finally:
+            os.close(probe)
+
     def close(self) -> None:
         """Close the master (readers see a hang-up) and remove the symlink if it is still ours."""
         if self._closed:
@@ -134,6 +162,12 @@ class PtyPort:
                 termios.tcflush(fd, termios.TCIFLUSH)
             finally:
                 os.close(fd)
+
+
+def _unread(slave_fd: int) -> int:
+    """Bytes waiting in the slave's input queue (shared by every descriptor of the slave)."""
+    raw = fcntl.ioctl(slave_fd, termios.TIOCINQ, b"\0\0\0\0")
+    return int(struct.unpack("i", raw)[0])
 
 
 def _points_to(link: Path, target: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,17 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-# Without tests/__init__.py pytest puts tests/ on sys.path, where tests/cloud would shadow the
-# editable-installed ``cloud`` package; the project root must come first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from tests.cloud.cloud_helpers import MAX_BATCH_BYTES, Cloud
-
 from cloud import Settings, create_app
 from cloud.db import Database
 from cloud.migrate import upgrade_database
 from cloud.services.gateways import create_gateway
 from cloud.services.users import create_user
+from tests.cloud.cloud_helpers import MAX_BATCH_BYTES, Cloud
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

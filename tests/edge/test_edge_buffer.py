@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.buffer import Buffer, BufferedRecord, BufferStats, serialize_payload
 from firmware_bridge.wire import record_from_wire
@@ -118,3 +121,37 @@ async def test_file_database_uses_wal_full_sync_and_records_migrations(tmp_path:
             ("last_acked_seq", 0),
             ("next_seq", 2),
         ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 6)), max_size=12))
+def test_buffer_matches_a_model_of_appends_and_acks(ops: list[tuple[bool, int]]) -> None:
+    """Whatever mix of appends and (possibly stale) acks: seqs never repeat and exactly the
+    unacknowledged records remain, oldest first."""
+
+    async def scenario() -> None:
+        async with Buffer.open(":memory:") as buf:
+            remaining: list[int] = []
+            next_seq, acked = 1, 0
+            for is_append, n in ops:
+                if is_append:
+                    seqs = await buf.append([position(i) for i in range(n)])
+                    assert seqs == list(range(next_seq, next_seq + n))
+                    remaining += seqs
+                    next_seq += n
+                else:
+                    target = min(n * 2, next_seq - 1)
+                    deleted = await buf.ack(target)
+                    expected = [s for s in remaining if s <= target] if target > acked else []
+                    assert deleted == len(expected)
+                    remaining = [s for s in remaining if s not in expected]
+                    acked = max(acked, target)
+                assert [r.seq for r in await buf.peek(1000, 10**9)] == remaining
+            stats = await buf.stats()
+            assert (stats.records, stats.next_seq, stats.last_acked_seq) == (
+                len(remaining),
+                next_seq,
+                acked,
+            )
+
+    asyncio.run(scenario())

@@ -46,7 +46,7 @@ async def test_run_paces_writes_logs_and_calls_back(tmp_path: Path) -> None:
     stats = await run_gps_van(sim, port, 1.0, emit_log=log, on_fix=seen.append)
     took = time.monotonic() - began
     epochs = [sim.epoch(i) for i in range(10)]
-    assert 0.85 <= took < 1.3  # the tenth epoch is due at 0.9 s
+    assert 0.85 <= took < 1.6  # the tenth epoch is due at 0.9 s
     assert stats.fixes_emitted == 10
     assert seen == [epoch.expected for epoch in epochs]
     assert read_log(log) == [record_to_wire(epoch.expected) for epoch in epochs]
@@ -89,7 +89,7 @@ async def test_cancellation_stops_cleanly_and_keeps_counters(tmp_path: Path) -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert 3 <= stats.fixes_emitted <= 5
+    assert 2 <= stats.fixes_emitted <= 5
     assert read_log(log) == [
         record_to_wire(sim.epoch(i).expected) for i in range(stats.fixes_emitted)
     ]
@@ -125,4 +125,4 @@ async def test_counters_default_to_the_simulator_and_survive_cancellation() -> N
     with pytest.raises(asyncio.CancelledError):
         await task
     assert sim.fixes_emitted == sim.stats.fixes_emitted == sim.faults_injected
-    assert 2 <= sim.fixes_emitted <= 4
+    assert 1 <= sim.fixes_emitted <= 4
