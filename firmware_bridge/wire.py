@@ -1,10 +1,10 @@
 """JSON wire form of records and of the gateway → cloud batch.
 
-A record on the wire is a flat JSON object: ``{"seq": 17, "kind": "position", ...fields}`` with times
-as ISO 8601 UTC strings ending in ``Z``. A batch is
+A record on the wire is a flat JSON object: ``{"seq": 17, "kind": "position", ...fields}``
+with times as ISO 8601 UTC strings ending in ``Z``. A batch is
 ``{"gateway_id", "first_seq", "last_seq", "sent_at", "records": [...], "health": {...}}`` where
-``first_seq`` is one past the gateway's last acknowledged seq: a seq in ``first_seq..last_seq`` that no
-record carries was dropped at the gateway (evicted) and is reported by the cloud as a gap.
+``first_seq`` is one past the gateway's last acknowledged seq: a seq in ``first_seq..last_seq``
+that no record carries was dropped at the gateway (evicted) and is reported by the cloud as a gap.
 """
 
 from __future__ import annotations

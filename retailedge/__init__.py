@@ -1,1 +1,1 @@
-"""The ``retailedge`` command: one front door to the gateway, the cloud, the simulators and the demo."""
+"""The ``retailedge`` command: one front door to the gateway, cloud, simulators and demo."""

@@ -11,10 +11,18 @@ import importlib
 import click
 
 _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("retailedge.demo", "demo_command", "Run the cloud, a van and a warehouse gateway locally."),
+    "demo": (
+        "retailedge.demo",
+        "demo_command",
+        "Run the cloud, a van and a warehouse gateway locally.",
+    ),
     "gateway": ("edge.cli", "gateway_group", "Run an edge gateway."),
     "cloud": ("cloud.cli", "cloud_group", "Serve and administer the cloud service."),
-    "simulate": ("simulators.cli", "simulate_group", "Simulated devices speaking real wire formats."),
+    "simulate": (
+        "simulators.cli",
+        "simulate_group",
+        "Simulated devices speaking real wire formats.",
+    ),
 }
 
 
@@ -34,8 +42,7 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_text) for name, (_, _, help_text) in sorted(_LAZY_COMMANDS.items())]
         rows += [
-            (name, (self.commands[name].get_short_help_str()))
-            for name in sorted(self.commands)
+            (name, (self.commands[name].get_short_help_str())) for name in sorted(self.commands)
         ]
         with formatter.section("Commands"):
             formatter.write_dl(sorted(rows))

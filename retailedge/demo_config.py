@@ -24,7 +24,7 @@ def write_gateway_config(
     token: str,
     serial_port: Path | None,
 ) -> Path:
-    """Write ``template`` with the demo's data folder, cloud, credential and serial port filled in."""
+    """Write ``template`` with the demo's data folder, cloud, token and serial port filled in."""
     config = load_template(template)
     config["gateway"]["data_dir"] = str(data_dir)
     cloud = config["cloud"]

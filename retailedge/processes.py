@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
 import httpx
 
 
@@ -43,12 +44,11 @@ class Child:
         """SIGTERM, wait up to ``timeout_s``, then SIGKILL. Returns the exit status."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while self.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if self.process.poll() is None:
+        try:
+            return await asyncio.to_thread(self.process.wait, timeout_s)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-        return self.process.wait()
+            return self.process.wait()
 
 
 def retailedge_command(*args: str) -> list[str]:
@@ -90,5 +90,7 @@ async def wait_for_http(url: str, child: Child, timeout_s: float = 30.0) -> None
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise DemoProcessError(f"{child.name} did not answer {url} within {timeout_s:.0f} s")
+                raise DemoProcessError(
+                    f"{child.name} did not answer {url} within {timeout_s:.0f} s"
+                )
             await asyncio.sleep(0.1)

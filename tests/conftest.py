@@ -1,4 +1,4 @@
-"""Shared fixtures: real services (skipped with a reason when absent, failing under CI) and paths."""
+"""Shared fixtures: real services (skipped with a reason when absent, failing in CI) and paths."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def require_service(name: str, host: str, port: int) -> None:
-    """Skip the test when a service is not listening; under RETAILEDGE_REQUIRE_SERVICES=1 fail instead."""
+    """Skip when a service is not listening; under RETAILEDGE_REQUIRE_SERVICES=1 fail instead."""
     if port_open(host, port):
         return
     message = f"{name} is not listening on {host}:{port}"
@@ -82,5 +82,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-

@@ -1,4 +1,4 @@
-"""The README documents every command and option of the ``retailedge`` CLI (generated from click)."""
+"""The README documents every command and option of the ``retailedge`` CLI (read from click)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,13 @@ COMMANDS = dict(_leaf_commands(root, "retailedge"))
 
 
 def test_the_cli_has_the_commands_the_design_names() -> None:
-    assert {"retailedge demo", "retailedge gateway run", "retailedge cloud serve",
-            "retailedge cloud create-gateway", "retailedge cloud create-user"} <= set(COMMANDS)
+    assert {
+        "retailedge demo",
+        "retailedge gateway run",
+        "retailedge cloud serve",
+        "retailedge cloud create-gateway",
+        "retailedge cloud create-user",
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))

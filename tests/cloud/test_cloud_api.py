@@ -9,6 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+
+from cloud.models import IngestGap, IngestReject
+from firmware_bridge.wire import record_to_wire
 from tests.cloud.cloud_helpers import (
     ALARM,
     MAX_BATCH_BYTES,
@@ -23,10 +27,6 @@ from tests.cloud.cloud_helpers import (
     stored_view,
     wire,
 )
-from sqlalchemy import select
-
-from cloud.models import IngestGap, IngestReject
-from firmware_bridge.wire import record_to_wire
 
 NO_STORE = {"stored": 0, "rejected": [], "gaps": []}
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.cloud.cloud_helpers import SCAN, batch, position, wire
 
 from cloud import Settings, create_app
 from cloud.api_error import ApiError
@@ -15,6 +14,7 @@ from cloud.ingest.body import decode_body
 from cloud.ingest.envelope import parse_batch
 from cloud.ingest.plan import EVICTED, NOT_SENT, Gap, Reject, plan_batch, record_row
 from firmware_bridge.records import RecordKind
+from tests.cloud.cloud_helpers import SCAN, batch, position, wire
 
 
 def test_decode_body_plain_and_gzip() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.cloud.cloud_helpers import batch, positions
 
 pytestmark = pytest.mark.integration

@@ -27,8 +27,11 @@ class Cloud:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
 
     def create_gateway(self, gateway_id: str) -> str:
-        out = run_checked(retailedge_command("cloud", "create-gateway", "--id", gateway_id,
-                                             "--json", *self.database_args))
+        out = run_checked(
+            retailedge_command(
+                "cloud", "create-gateway", "--id", gateway_id, "--json", *self.database_args
+            )
+        )
         token: str = json.loads(out)["token"]
         return token
 
@@ -39,10 +42,18 @@ def start_cloud(tmp: Path, port: int, database_url: str | None = None) -> Cloud:
     if database_url is not None:
         args += ["--database-url", database_url]
     run_checked(retailedge_command("cloud", "migrate", *args))
-    operator = json.loads(run_checked(retailedge_command(
-        "cloud", "create-user", "--name", "ops", "--role", "operator", "--json", *args)))
-    child = start_child("cloud", retailedge_command("cloud", "serve", "--port", str(port), *args),
-                        tmp / "logs" / "cloud.log")
+    operator = json.loads(
+        run_checked(
+            retailedge_command(
+                "cloud", "create-user", "--name", "ops", "--role", "operator", "--json", *args
+            )
+        )
+    )
+    child = start_child(
+        "cloud",
+        retailedge_command("cloud", "serve", "--port", str(port), *args),
+        tmp / "logs" / "cloud.log",
+    )
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _healthy(url, child), timeout_s=30, what="cloud /healthz")
     return Cloud(url, operator["api_key"], data_dir, args, child)
@@ -56,15 +67,28 @@ def _healthy(url: str, child: Child) -> bool:
         return False
 
 
-def start_gateway(tmp: Path, cloud: Cloud, gateway_id: str, serial_port: Path | None,
-                  template: str = "van-gateway.toml") -> tuple[Child, Path]:
+def start_gateway(
+    tmp: Path,
+    cloud: Cloud,
+    gateway_id: str,
+    serial_port: Path | None,
+    template: str = "van-gateway.toml",
+) -> tuple[Child, Path]:
     token = cloud.create_gateway(gateway_id)
     gateway_dir = tmp / "gateways" / gateway_id
-    config = write_gateway_config(template, gateway_dir / "gateway.toml", data_dir=gateway_dir,
-                                  cloud_url=cloud.url, token=token, serial_port=serial_port)
-    child = start_child(f"gateway {gateway_id}",
-                        retailedge_command("gateway", "run", "--config", str(config)),
-                        tmp / "logs" / f"gateway-{gateway_id}.log")
+    config = write_gateway_config(
+        template,
+        gateway_dir / "gateway.toml",
+        data_dir=gateway_dir,
+        cloud_url=cloud.url,
+        token=token,
+        serial_port=serial_port,
+    )
+    child = start_child(
+        f"gateway {gateway_id}",
+        retailedge_command("gateway", "run", "--config", str(config)),
+        tmp / "logs" / f"gateway-{gateway_id}.log",
+    )
     return child, gateway_dir
 
 

@@ -15,9 +15,25 @@ pytestmark = pytest.mark.integration
 def test_demo_reports_no_loss_and_keeps_its_data_folder(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
     completed = subprocess.run(
-        [sys.executable, "-m", "retailedge", "demo", "--duration", "8", "--json",
-         "--data-dir", str(data_dir), "--port", "0", "--gps-rate", "5"],
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            sys.executable,
+            "-m",
+            "retailedge",
+            "demo",
+            "--duration",
+            "8",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            "0",
+            "--gps-rate",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -28,9 +28,23 @@ def _run_van(tmp_path: Path, free_port: int, database_url: str | None, seconds: 
     gateway, gateway_dir = start_gateway(tmp_path, cloud, "van-01", tty)
     simulator = start_child(
         "gps simulator",
-        retailedge_command("simulate", "gps", "--link", str(tty), "--rate", "10",
-                           "--vehicle-id", "van-01", "--duration", str(seconds), "--faults",
-                           "--emit-log", str(emitted_log), "--seed", "7"),
+        retailedge_command(
+            "simulate",
+            "gps",
+            "--link",
+            str(tty),
+            "--rate",
+            "10",
+            "--vehicle-id",
+            "van-01",
+            "--duration",
+            str(seconds),
+            "--faults",
+            "--emit-log",
+            str(emitted_log),
+            "--seed",
+            "7",
+        ),
         tmp_path / "logs" / "simulator.log",
     )
     try:
@@ -39,7 +53,8 @@ def _run_van(tmp_path: Path, free_port: int, database_url: str | None, seconds: 
         assert len(emitted) >= seconds * 5
         wait_until(
             lambda: gateway_status(gateway_dir).get("produced", {}).get("position") == len(emitted),
-            timeout_s=10, what=f"the gateway to read all {len(emitted)} fixes",
+            timeout_s=10,
+            what=f"the gateway to read all {len(emitted)} fixes",
         )
         gateway.process.send_signal(signal.SIGTERM)
         assert gateway.process.wait(timeout=60) == 0, gateway.tail()
@@ -48,12 +63,16 @@ def _run_van(tmp_path: Path, free_port: int, database_url: str | None, seconds: 
         assert status["buffer"]["records"] == 0
 
         with cloud.api() as api:
-            track = api.get("/api/v1/vehicles/van-01/track",
-                            params={"limit": 10000, "since": emitted[0]["time"]}).json()
+            track = api.get(
+                "/api/v1/vehicles/van-01/track",
+                params={"limit": 10000, "since": emitted[0]["time"]},
+            ).json()
             latest = api.get("/api/v1/vehicles/van-01/position").json()
             stats = api.get("/api/v1/stats").json()
-        stored = [{k: v for k, v in p.items() if k not in ("seq", "gateway_id")}
-                  for p in track["positions"]]
+        stored = [
+            {k: v for k, v in p.items() if k not in ("seq", "gateway_id")}
+            for p in track["positions"]
+        ]
         assert stored == emitted
         assert latest["time"] == emitted[-1]["time"]
         assert stats["stored"]["position"] == len(emitted)
@@ -64,11 +83,13 @@ def _run_van(tmp_path: Path, free_port: int, database_url: str | None, seconds: 
             asyncio.run(child.stop(timeout_s=10))
 
 
-def test_every_emitted_fix_arrives_once_with_its_values_sqlite(tmp_path: Path,
-                                                               free_port: int) -> None:
+def test_every_emitted_fix_arrives_once_with_its_values_sqlite(
+    tmp_path: Path, free_port: int
+) -> None:
     _run_van(tmp_path, free_port, None, seconds=4)
 
 
-def test_every_emitted_fix_arrives_once_with_its_values_postgres(tmp_path: Path, free_port: int,
-                                                                 postgres_url: str) -> None:
+def test_every_emitted_fix_arrives_once_with_its_values_postgres(
+    tmp_path: Path, free_port: int, postgres_url: str
+) -> None:
     _run_van(tmp_path, free_port, postgres_url, seconds=3)
