@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-import edge.config
 from edge.config import (
     BufferSettings,
     ConfigError,
@@ -13,6 +12,7 @@ from edge.config import (
     UplinkSettings,
     load_config,
 )
+from tests.conftest import PROJECT_ROOT
 
 MINIMAL = """
 [gateway]
@@ -145,8 +145,11 @@ def test_missing_token_sources_and_files(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
 
 
-def test_shipped_example_loads() -> None:
-    example = Path(edge.config.__file__).parent / "configs" / "example-gateway.toml"
+@pytest.mark.parametrize(
+    ("name", "vehicles"), [("van-gateway.toml", ["van-01"]), ("warehouse-gateway.toml", [])]
+)
+def test_shipped_example_configs_load(name: str, vehicles: list[str]) -> None:
+    example = PROJECT_ROOT / "deploy" / "configs" / name
     config = load_config(example, environ={"RETAILEDGE_GATEWAY_TOKEN": "t"})
     assert isinstance(config, GatewayConfig)
-    assert [d.vehicle_id for d in config.devices] == ["van-01"]
+    assert [d.vehicle_id for d in config.devices] == vehicles
