@@ -1,0 +1,1 @@
+"""Declarative device descriptions (one file per device model) and their loader."""
