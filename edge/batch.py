@@ -1,4 +1,5 @@
-"""Pure construction of the ingest request body from buffered payload strings."""
+"""Pure pieces of the ingest exchange: the request body from buffered payload strings, gzip,
+and the clock skew read from the answer."""
 
 from __future__ import annotations
 
@@ -45,3 +46,10 @@ def batch_body(
 def gzip_body(body: bytes, level: int = 4) -> bytes:
     # mtime=0 keeps identical bodies byte-identical, which makes retries easy to compare.
     return gzip.compress(body, compresslevel=level, mtime=0)
+
+
+def clock_skew_s(sent_at: datetime, received_at: datetime, server_time: datetime) -> float:
+    """Gateway clock minus cloud clock, NTP-style: the cloud stamped ``server_time`` at about the
+    midpoint of the round trip, as measured on the gateway's clock."""
+    midpoint = sent_at + (received_at - sent_at) / 2
+    return (midpoint - server_time).total_seconds()

@@ -269,3 +269,34 @@ class Buffer:
     @property
     def last_acked_seq(self) -> int:
         return self._last_acked
+
+    async def quarantine(self, seq: int, reason: str) -> None:
+        """Move outbox row ``seq`` to the ``quarantine`` table in one transaction: the cloud
+        refused it, so it is kept for inspection and never sent again. A seq no longer in the
+        outbox changes nothing. The seq is not acknowledged: the cloud sees it as a gap."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS quarantine (seq INTEGER PRIMARY KEY, "
+                    "kind TEXT NOT NULL, payload TEXT NOT NULL, reason TEXT NOT NULL, "
+                    "quarantined_at REAL NOT NULL)"
+                )
+                async with self._db.execute(
+                    "SELECT kind, payload FROM outbox WHERE seq = ?", (seq,)
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is not None:
+                    await self._db.execute(
+                        "INSERT INTO quarantine (seq, kind, payload, reason, quarantined_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (seq, row[0], row[1], reason, time.time()),
+                    )
+                    await self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+            if row is not None:
+                self._records -= 1
+                self._bytes -= len(row[1])

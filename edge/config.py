@@ -118,6 +118,8 @@ class CloudSettings(_Section):
 class UplinkSettings(_Section):
     batch_max_records: Annotated[int, Field(ge=1)] = 1000
     batch_max_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+    batch_max_age_s: Annotated[float, Field(ge=0)] = 0.0
+    """Wait up to this long (age of the oldest record) for a fuller batch; 0 sends at once."""
     interval_s: PositiveFloat = 0.2
     backoff_initial_s: PositiveFloat = 0.5
     backoff_max_s: PositiveFloat = 30.0

@@ -11,6 +11,7 @@ import importlib
 import click
 
 _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "bench": ("retailedge.bench.cli", "bench_group", "Speed figures against a same-run baseline."),
     "demo": (
         "retailedge.demo",
         "demo_command",

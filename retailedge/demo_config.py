@@ -23,6 +23,7 @@ def write_gateway_config(
     cloud_url: str,
     token: str,
     serial_port: Path | None,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``template`` with the demo's data folder, cloud, token and serial port filled in."""
     config = load_template(template)
@@ -37,6 +38,8 @@ def write_gateway_config(
             if serial_port is None:
                 raise ValueError(f"{template} has a GPS device but no serial port was given")
             device["port"] = str(serial_port)
+    for section, values in (overrides or {}).items():
+        config.setdefault(section, {}).update(values)
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(tomli_w.dumps(config), encoding="utf-8")
     destination.chmod(0o600)

@@ -8,11 +8,15 @@ from enum import StrEnum
 from typing import Any, Final
 
 from cloud.ingest.envelope import Batch
+from cloud.ingest.rows import Row, row_dict, wire_row
 from firmware_bridge.records import Alarm, Measurement, Position, Record, RecordKind, Scan, TagRead
-from firmware_bridge.wire import RecordFormatError, record_from_wire
+from firmware_bridge.wire import RecordFormatError
 
 NOT_SENT: Final = "not sent by gateway"
 EVICTED: Final = "evicted at gateway"
+
+# Positions of device_id and time in a position row tuple (gateway_id, seq, device_id, time, ...).
+_DEVICE, _TIME = 2, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +36,12 @@ class Reject:
 
 @dataclass(slots=True)
 class Plan:
-    """Rows to insert per kind, with the bookkeeping the response reports."""
+    """Row tuples to insert per kind (see :data:`cloud.ingest.rows.COLUMNS`) and bookkeeping."""
 
     gateway_id: str
     ack_seq: int
     duplicates: int = 0
-    rows: dict[RecordKind, list[dict[str, Any]]] = field(default_factory=dict)
+    rows: dict[RecordKind, list[Row]] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     newest_positions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -70,29 +74,36 @@ def plan_batch(batch: Batch, *, ack_seq: int) -> Plan:
     if batch.first_seq > ack_seq + 1:
         plan.gaps.append(Gap(ack_seq + 1, batch.first_seq - 1, NOT_SENT))
     carried: list[int] = []
+    gateway_id = plan.gateway_id
+    rows = plan.rows
+    newest: dict[str, Row] = {}
     for seq, raw in batch.records:
         if seq <= ack_seq:
             plan.duplicates += 1
             continue
         carried.append(seq)
-        _plan_record(plan, seq, raw)
+        try:
+            kind, row = wire_row(raw, gateway_id, seq)
+        except RecordFormatError as exc:
+            raw_kind = raw.get("kind")
+            plan.rejects.append(
+                Reject(seq, raw_kind if isinstance(raw_kind, str) else None, str(exc), raw)
+            )
+            continue
+        kind_rows = rows.get(kind)
+        if kind_rows is None:
+            kind_rows = rows[kind] = []
+        kind_rows.append(row)
+        if kind is RecordKind.POSITION:
+            # Seqs ascend within a batch, so a later row wins a tie on time.
+            previous = newest.get(row[_DEVICE])
+            if previous is None or row[_TIME] >= previous[_TIME]:
+                newest[row[_DEVICE]] = row
+    plan.newest_positions = {
+        device: row_dict(RecordKind.POSITION, row) for device, row in newest.items()
+    }
     plan.gaps.extend(_missing(max(batch.first_seq, ack_seq + 1), batch.last_seq, carried))
     return plan
-
-
-def _plan_record(plan: Plan, seq: int, raw: dict[str, Any]) -> None:
-    try:
-        record = record_from_wire(raw)
-    except RecordFormatError as exc:
-        kind = raw.get("kind")
-        plan.rejects.append(Reject(seq, kind if isinstance(kind, str) else None, str(exc), raw))
-        return
-    row = record_row(record, gateway_id=plan.gateway_id, seq=seq)
-    plan.rows.setdefault(record.kind, []).append(row)
-    if isinstance(record, Position):
-        newest = plan.newest_positions.get(record.device_id)
-        if newest is None or (record.time, seq) >= (newest["time"], newest["seq"]):
-            plan.newest_positions[record.device_id] = row
 
 
 def _missing(start: int, end: int, carried: list[int]) -> list[Gap]:
