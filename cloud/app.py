@@ -9,8 +9,9 @@ from fastapi import FastAPI
 
 from cloud.db import Database
 from cloud.errors import install_error_handlers
-from cloud.routes import admin, health, ingest, vehicles
+from cloud.routes import admin, health, ingest, ingest_log, vehicles
 from cloud.settings import Settings
+from cloud.telemetry import make_telemetry_store
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -21,11 +22,16 @@ def create_app(settings: Settings) -> FastAPI:
     """
     settings.ensure_data_dir()
     database = Database(settings.resolved_database_url)
+    telemetry = make_telemetry_store(settings, database.sessions)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await database.dispose()
+        await telemetry.start()
+        try:
+            yield
+        finally:
+            await telemetry.stop()
+            await database.dispose()
 
     app = FastAPI(
         title="RetailEdge cloud",
@@ -36,7 +42,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.telemetry = telemetry
     install_error_handlers(app)
-    for router in (health.router, ingest.router, vehicles.router, admin.router):
+    for router in (
+        health.router,
+        ingest.router,
+        vehicles.router,
+        admin.router,
+        ingest_log.router,
+    ):
         app.include_router(router)
     return app

@@ -16,6 +16,7 @@ from cloud.db import Database
 from cloud.security import Principal, Role
 from cloud.services.auth import authenticate
 from cloud.settings import Settings
+from cloud.telemetry.base import TelemetryStore
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -33,6 +34,11 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def get_telemetry(request: Request) -> TelemetryStore:
+    store: TelemetryStore = request.app.state.telemetry
+    return store
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session whose transaction commits when the route returns without error."""
     async with get_database(request).sessions.begin() as session:
@@ -42,6 +48,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
 
 
 class RoleGuard:

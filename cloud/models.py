@@ -196,3 +196,21 @@ class IngestGap(Base):
     to_seq: Mapped[int] = mapped_column(Seq)
     reason: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TelemetryOutbox(Base):
+    """Line-protocol points of one ingested batch, waiting for the InfluxDB telemetry store.
+
+    Written in the ingest transaction, so the gateway's ack covers them; deleted only after
+    the InfluxDB write succeeded.
+    """
+
+    __tablename__ = "telemetry_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gateway_id: Mapped[str] = mapped_column(String(128))
+    first_seq: Mapped[int] = mapped_column(Seq)
+    last_seq: Mapped[int] = mapped_column(Seq)
+    records: Mapped[int] = mapped_column(Integer)
+    lines: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

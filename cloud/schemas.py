@@ -86,11 +86,25 @@ class StoredCounts(BaseModel):
     alarm: int
 
 
+class TelemetryStatus(BaseModel):
+    """The telemetry store: for ``influx``, the outbox backlog and this process's writes."""
+
+    store: Literal["sql", "influx"]
+    pending_records: int = 0
+    pending_batches: int = 0
+    written_records: int = 0
+    write_failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_write_at: str | None = None
+
+
 class StatsPublic(BaseModel):
     stored: StoredCounts
     rejected: int
     gaps: int
     gateways: int
+    telemetry: TelemetryStatus
 
 
 class RejectedRecord(BaseModel):
@@ -107,3 +121,36 @@ class IngestResult(BaseModel):
     rejected: list[RejectedRecord]
     gaps: list[tuple[int, int]]
     server_time: str
+
+
+class GapPublic(BaseModel):
+    id: int
+    from_seq: int
+    to_seq: int
+    reason: str
+    recorded_at: str
+
+
+class RejectPublic(BaseModel):
+    id: int
+    seq: int
+    kind: str | None
+    reason: str
+    raw: Any
+    received_at: str
+
+
+class GapPage(BaseModel):
+    gateway_id: str
+    items: list[GapPublic]
+    next_after: int | None = Field(
+        description="Pass as ?after= for the next page; null when this page is the last."
+    )
+
+
+class RejectPage(BaseModel):
+    gateway_id: str
+    items: list[RejectPublic]
+    next_after: int | None = Field(
+        description="Pass as ?after= for the next page; null when this page is the last."
+    )

@@ -1,42 +1,73 @@
-"""Durable outbox: records wait in SQLite until the cloud acknowledged them.
+"""Durable, bounded outbox: records wait in SQLite until the cloud acknowledged them.
 
 Sequence numbers are assigned here, strictly increasing and never reused, across restarts and even
-when the outbox is empty (``meta.next_seq`` is persisted). Each record's JSON (without ``seq``) is
-stored pre-serialized so the uplink builds a request body by joining strings.
+when the outbox is empty (``meta.next_seq`` is persisted) or its file was lost
+(:mod:`edge.seq_file`). Each record's JSON (without ``seq``) is stored pre-serialized so the uplink
+builds a request body by joining strings. Caps on records and payload bytes are enforced in the
+transaction that appends: telemetry is evicted (see :mod:`edge.eviction`), business records never;
+a group of records whose business records cannot fit is refused with :class:`BufferFullError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import aiosqlite
 
+from edge.buffer_schema import EVICTED_KEY_PREFIX, MIGRATIONS
+from edge.eviction import TELEMETRY as TELEMETRY_FLAG
+from edge.eviction import (
+    THINNED,
+    BufferFullError,
+    Candidate,
+    Caps,
+    Plan,
+    Usage,
+    admit,
+    evictable_flag,
+    evicted_per_kind,
+    group_size,
+    overflow,
+    plan_oldest,
+    plan_thinning,
+)
+from edge.recovery import Recovery, recover, recover_if_corrupt
+from edge.seq_file import BLOCK, read_reserved, seq_file_for, write_reserved
 from firmware_bridge.records import Alarm, Measurement, Position, Record, Scan, TagRead
 from firmware_bridge.wire import record_to_wire
 
-# Each migration runs once, in order, inside one transaction; append, never edit.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
-    (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-        "INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('last_acked_seq', 0)",
-        """CREATE TABLE outbox (
-            seq INTEGER PRIMARY KEY,
-            kind TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            payload TEXT NOT NULL
-        )""",
-    ),
-)
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RECORDS",
+    "MIGRATIONS",
+    "Buffer",
+    "BufferFullError",
+    "BufferStats",
+    "BufferedRecord",
+    "GroupResult",
+    "record_source",
+    "serialize_payload",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_RECORDS: Final = 2_000_000
+DEFAULT_MAX_BYTES: Final = 1_000_000_000
+EVICTION_CHUNK: Final = 1000
+_SQLITE_FULL: Final = 13
+_CORRUPT_CODES: Final = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +91,16 @@ class BufferStats:
     oldest_created_at: float | None
     next_seq: int
     last_acked_seq: int
+    evicted: dict[str, int] = field(default_factory=dict)
+    """Records evicted per kind over the buffer file's life."""
+    quarantined: int = 0
+    """Rows in the quarantine table."""
+    max_records: int = DEFAULT_MAX_RECORDS
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+GroupResult = list[int] | BufferFullError
+"""The seqs of an appended group, or why it was refused."""
 
 
 def record_source(record: Record) -> str:
@@ -80,30 +121,96 @@ def serialize_payload(record: Record) -> str:
     return json.dumps(record_to_wire(record), separators=(",", ":"), ensure_ascii=True)
 
 
+def _is_disk_full(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF == _SQLITE_FULL
+    )
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _CORRUPT_CODES
+
+
+_Row = tuple[str, str, str]  # kind, device_id, payload
+
+
 class Buffer:
     """Use as ``async with Buffer.open(path) as buf``. One writer per database file."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        *,
+        caps: Caps | None = None,
+        telemetry_downsample: int | None = None,
+        seq_path: Path | None = None,
+        recovery: Recovery | None = None,
+    ) -> None:
         self._db = db
         # One connection is shared by the pipeline (append) and the uplink (peek/ack): a
         # transaction must not interleave with another coroutine's statements.
         self._lock = asyncio.Lock()
+        self.caps = caps or Caps(DEFAULT_MAX_RECORDS, DEFAULT_MAX_BYTES)
+        self._downsample = telemetry_downsample or 1
+        self._seq_path = seq_path
+        self._reserved = 0
+        self.recovery = recovery
+        """Set when the file was corrupt at open and moved aside."""
         self._next_seq = 1
         self._last_acked = 0
-        self._records = 0
-        self._bytes = 0
+        self._usage = Usage()
+        self._evicted: Counter[str] = Counter()
+        self._quarantined = 0
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: str | Path) -> AsyncIterator[Buffer]:
-        """Open (creating and migrating if needed) the outbox at ``path``; ``":memory:"`` works."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: the sqlite3 module never opens transactions behind our back.
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        telemetry_downsample: int | None = None,
+    ) -> AsyncIterator[Buffer]:
+        """Open (creating and migrating if needed) the outbox at ``path``; ``":memory:"`` works.
+        A corrupt file is moved aside and replaced by an empty buffer (see ``recovery``)."""
+        caps = Caps(max_records, max_bytes)
+        if str(path) == ":memory:":
+            db = await _connect(":memory:")
+            try:
+                buffer = cls(db, caps=caps, telemetry_downsample=telemetry_downsample)
+                await buffer._prepare()
+                yield buffer
+            finally:
+                await db.close()
+            return
+        file = Path(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        recovery = await asyncio.to_thread(recover_if_corrupt, file)
+        db = await _connect(file)
         try:
-            buffer = cls(db)
-            await buffer._prepare()
+            buffer = cls(
+                db,
+                caps=caps,
+                telemetry_downsample=telemetry_downsample,
+                seq_path=seq_file_for(file),
+                recovery=recovery,
+            )
+            try:
+                await buffer._prepare()
+            except sqlite3.DatabaseError as exc:
+                # quick_check passed but reading failed: corrupt in a way it did not see.
+                if recovery is not None or not _is_corrupt(exc):
+                    raise
+                await db.close()
+                buffer.recovery = await asyncio.to_thread(recover, file, str(exc))
+                db = await _connect(file)
+                buffer._db = db
+                await buffer._prepare()
             yield buffer
         finally:
             await db.close()
@@ -117,12 +224,50 @@ class Buffer:
         async with self._db.execute("SELECT key, value FROM meta") as cursor:
             meta = {str(key): int(value) async for key, value in cursor}
         self._next_seq, self._last_acked = meta["next_seq"], meta["last_acked_seq"]
+        self._evicted = Counter(
+            {
+                key.removeprefix(EVICTED_KEY_PREFIX): value
+                for key, value in meta.items()
+                if key.startswith(EVICTED_KEY_PREFIX)
+            }
+        )
+        self._usage = Usage()
         async with self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(length(payload)), 0) FROM outbox"
+            "SELECT kind, COUNT(*), SUM(length(payload)) FROM outbox GROUP BY kind"
         ) as cursor:
+            async for kind, n, size in cursor:
+                self._usage.add(str(kind), int(n), int(size))
+        async with self._db.execute("SELECT COUNT(*) FROM quarantine") as cursor:
             row = await cursor.fetchone()
-        assert row is not None
-        self._records, self._bytes = int(row[0]), int(row[1])
+        self._quarantined = int(row[0]) if row else 0
+        await self._continue_reserved_seqs()
+
+    async def _continue_reserved_seqs(self) -> None:
+        if self._seq_path is None:
+            return
+        self._reserved = await asyncio.to_thread(read_reserved, self._seq_path)
+        fresh = self._next_seq == 1 and self._last_acked == 0 and self._usage.records == 0
+        if not fresh or self._reserved == 0:
+            return
+        # A new file replacing a lost one: continue after every seq that may have been used.
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'next_seq'", (self._reserved + 1,)
+            )
+            await self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'last_acked_seq'", (self._reserved,)
+            )
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+        self._next_seq, self._last_acked = self._reserved + 1, self._reserved
+        log.warning(
+            "new buffer file: seqs continue at %d after the reservation in %s",
+            self._next_seq,
+            self._seq_path,
+        )
 
     async def _migrate(self) -> None:
         await self._db.execute("BEGIN IMMEDIATE")
@@ -152,7 +297,8 @@ class Buffer:
 
     async def _rollback(self) -> None:
         # After a cancellation the COMMIT may already have run in aiosqlite's thread; then there
-        # is nothing to roll back and the original exception is the one worth raising.
+        # is nothing to roll back and the original exception is the one worth raising. SQLite
+        # also rolls back by itself after some errors (e.g. a full disk).
         with contextlib.suppress(sqlite3.OperationalError):
             await self._db.execute("ROLLBACK")
 
@@ -162,36 +308,180 @@ class Buffer:
         return int(row[0]) if row and row[0] is not None else 0
 
     async def append(self, records: Sequence[Record]) -> list[int]:
-        """Store ``records`` in one transaction; durable on return. Returns their seqs in order."""
-        if not records:
-            return []
+        """Store ``records`` in one transaction; durable on return. Returns their seqs in order.
+        Raises :class:`BufferFullError` (nothing stored) when their business records cannot fit."""
+        result = (await self.append_groups([records]))[0]
+        if isinstance(result, BufferFullError):
+            raise result
+        return result
+
+    async def append_groups(self, groups: Sequence[Sequence[Record]]) -> list[GroupResult]:
+        """Store every group that fits, each all or nothing, in one transaction (durable on
+        return), evicting telemetry as the caps require. Per group: its seqs or the refusal."""
+        encoded = [
+            [(r.kind.value, record_source(r), serialize_payload(r)) for r in group]
+            for group in groups
+        ]
+        if not any(encoded):
+            return [[] for _ in encoded]
         now = time.time()
-        encoded = [(r.kind.value, record_source(r), serialize_payload(r)) for r in records]
         async with self._lock:
-            first = self._next_seq
-            last = first + len(encoded) - 1
-            rows = [
-                (first + i, kind, device, now, payload)
-                for i, (kind, device, payload) in enumerate(encoded)
-            ]
-            await self._db.execute("BEGIN IMMEDIATE")
+            sizes = [group_size((kind, len(payload)) for kind, _, payload in g) for g in encoded]
+            fits = admit(self._usage, sizes, self.caps)
             try:
-                await self._db.executemany(
-                    "INSERT INTO outbox (seq, kind, device_id, created_at, payload) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                return await self._append_admitted(encoded, fits, now)
+            except sqlite3.OperationalError as exc:
+                if not _is_disk_full(exc):
+                    raise
+                log.warning("buffer: disk full (%s); evicting telemetry to make room", exc)
+            rows = sum(len(g) for g, ok in zip(encoded, fits, strict=True) if ok)
+            size = sum(len(p) for g, ok in zip(encoded, fits, strict=True) if ok for *_, p in g)
+            await self._free_room(rows, 2 * size + 65536)
+            try:
+                return await self._append_admitted(encoded, fits, now)
+            except sqlite3.OperationalError as exc:
+                if not _is_disk_full(exc):
+                    raise
+                log.error(
+                    "buffer: disk still full after evicting telemetry (%s); refusing %d records",
+                    exc,
                     rows,
                 )
-                await self._db.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,)
-                )
+                return [
+                    BufferFullError("disk is full; retry later") if ok else self._refusal(g)
+                    for g, ok in zip(encoded, fits, strict=True)
+                ]
+
+    def _refusal(self, group: list[_Row]) -> BufferFullError:
+        return BufferFullError(
+            f"buffer full: {len(group)} records do not fit; business records already use "
+            f"{self._usage.business_records} of {self.caps.max_records} records and "
+            f"{self._usage.business_bytes} of {self.caps.max_bytes} bytes; retry later"
+        )
+
+    async def _append_admitted(
+        self, encoded: list[list[_Row]], fits: list[bool], now: float
+    ) -> list[GroupResult]:
+        results: list[GroupResult] = []
+        rows: list[tuple[int, str, str, float, str, int]] = []
+        usage = dataclasses.replace(self._usage)
+        seq = self._next_seq
+        for group, ok in zip(encoded, fits, strict=True):
+            if not ok:
+                results.append(self._refusal(group))
+                continue
+            results.append(list(range(seq, seq + len(group))))
+            for kind, device, payload in group:
+                rows.append((seq, kind, device, now, payload, evictable_flag(kind)))
+                usage.add(kind, 1, len(payload))
+                seq += 1
+        if not rows:
+            return results
+        last = seq - 1
+        if self._seq_path is not None and last > self._reserved:
+            try:
+                await asyncio.to_thread(write_reserved, self._seq_path, last + BLOCK)
+            except OSError as exc:
+                log.error("buffer: cannot reserve seqs in %s (%s)", self._seq_path, exc)
+                refused = BufferFullError(f"cannot reserve seqs ({exc}); retry later")
+                return [r if isinstance(r, BufferFullError) else refused for r in results]
+            self._reserved = last + BLOCK
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            await self._db.executemany(
+                "INSERT INTO outbox (seq, kind, device_id, created_at, payload, evictable) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            need_records, need_bytes = overflow(usage, self.caps)
+            evicted = await self._evict(need_records, need_bytes)
+            await self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
+            await self._count_evicted(evicted)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+        self._next_seq = last + 1
+        self._usage = usage
+        self._forget(evicted)
+        return results
+
+    async def _free_room(self, need_records: int, need_bytes: int) -> None:
+        """Evict telemetry in a transaction of its own, so freed pages can take new rows."""
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                evicted = await self._evict(need_records, need_bytes)
+                await self._count_evicted(evicted)
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._rollback()
                 raise
-            self._next_seq = last + 1
-            self._records += len(rows)
-            self._bytes += sum(len(payload) for _, _, payload in encoded)
-        return list(range(first, last + 1))
+        except sqlite3.OperationalError as exc:
+            if not _is_disk_full(exc):
+                raise
+            log.error("buffer: cannot even evict telemetry on the full disk (%s)", exc)
+            return
+        self._forget(evicted)
+
+    def _forget(self, evicted: dict[str, tuple[int, int]]) -> None:
+        for kind, (records, size) in evicted.items():
+            self._usage.remove(kind, records, size)
+            self._evicted[kind] += records
+
+    async def _count_evicted(self, evicted: dict[str, tuple[int, int]]) -> None:
+        if evicted:
+            await self._db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+                [(EVICTED_KEY_PREFIX + kind, n) for kind, (n, _) in sorted(evicted.items())],
+            )
+
+    async def _evict(self, need_records: int, need_bytes: int) -> dict[str, tuple[int, int]]:
+        """Inside a transaction: evict telemetry until the needs are met (or none is left).
+        Thinning first when downsampling is configured, then thinned survivors, then the rest,
+        each oldest first."""
+        plan = Plan()
+        if need_records <= 0 and need_bytes <= 0:
+            return {}
+        applied = (0, 0)
+        passes = [(TELEMETRY_FLAG, self._downsample)] if self._downsample > 1 else []
+        passes += [(THINNED, 1), (TELEMETRY_FLAG, 1)]
+        for flag, every in passes:
+            seen: Counter[str] = Counter()
+            after = 0
+            while not plan.satisfies(need_records, need_bytes):
+                chunk = await self._candidates(flag, after)
+                if not chunk:
+                    break
+                if every > 1:
+                    plan_thinning(chunk, every, need_records, need_bytes, plan, seen)
+                else:
+                    plan_oldest(chunk, need_records, need_bytes, plan)
+                applied = await self._apply(plan, applied)
+                after = chunk[-1].seq
+        return evicted_per_kind(plan)
+
+    async def _candidates(self, flag: int, after: int) -> list[Candidate]:
+        # "evictable > 0" repeats the partial index's condition so SQLite may use it.
+        async with self._db.execute(
+            "SELECT seq, kind, device_id, length(payload) FROM outbox "
+            "WHERE evictable > 0 AND evictable = ? AND seq > ? ORDER BY evictable, seq LIMIT ?",
+            (flag, after, EVICTION_CHUNK),
+        ) as cursor:
+            return [Candidate(int(s), str(k), str(d), int(n)) async for s, k, d, n in cursor]
+
+    async def _apply(self, plan: Plan, applied: tuple[int, int]) -> tuple[int, int]:
+        evict, mark = plan.evict[applied[0] :], plan.mark_thinned[applied[1] :]
+        if evict:
+            await self._db.executemany(
+                "DELETE FROM outbox WHERE seq = ?", [(c.seq,) for c in evict]
+            )
+        if mark:
+            await self._db.executemany(
+                f"UPDATE outbox SET evictable = {THINNED} WHERE seq = ?", [(s,) for s in mark]
+            )
+        return len(plan.evict), len(plan.mark_thinned)
 
     async def peek(self, max_records: int, max_bytes: int) -> list[BufferedRecord]:
         """Oldest records first, at most ``max_records`` and ``max_bytes`` of payload; always at
@@ -248,8 +538,8 @@ class Buffer:
                 await self._rollback()
                 raise
         self._last_acked = up_to_seq
-        self._records -= sum(n for _, n, _ in rows)
-        self._bytes -= sum(b for _, _, b in rows)
+        for kind, n, size in rows:
+            self._usage.remove(kind, n, size)
         return {kind: n for kind, n, _ in rows}
 
     async def stats(self) -> BufferStats:
@@ -259,29 +549,36 @@ class Buffer:
         ):
             row = await cursor.fetchone()
         return BufferStats(
-            records=self._records,
-            bytes=self._bytes,
+            records=self._usage.records,
+            bytes=self._usage.bytes,
             oldest_created_at=float(row[0]) if row else None,
             next_seq=self._next_seq,
             last_acked_seq=self._last_acked,
+            evicted=dict(sorted(self._evicted.items())),
+            quarantined=self._quarantined,
+            max_records=self.caps.max_records,
+            max_bytes=self.caps.max_bytes,
         )
 
     @property
     def last_acked_seq(self) -> int:
         return self._last_acked
 
+    async def quarantined_records(self) -> list[tuple[int, str, str]]:
+        """``(seq, kind, reason)`` of every quarantined record, by seq."""
+        async with (
+            self._lock,
+            self._db.execute("SELECT seq, kind, reason FROM quarantine ORDER BY seq") as cursor,
+        ):
+            return [(int(s), str(k), str(r)) async for s, k, r in cursor]
+
     async def quarantine(self, seq: int, reason: str) -> None:
-        """Move outbox row ``seq`` to the ``quarantine`` table in one transaction: the cloud
-        refused it, so it is kept for inspection and never sent again. A seq no longer in the
-        outbox changes nothing. The seq is not acknowledged: the cloud sees it as a gap."""
+        """Move record ``seq`` from the outbox to the quarantine table in one transaction: it is
+        never sent, and the cloud records its seq as a gap. A seq no longer in the outbox
+        (acknowledged or evicted meanwhile) is left alone."""
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                await self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS quarantine (seq INTEGER PRIMARY KEY, "
-                    "kind TEXT NOT NULL, payload TEXT NOT NULL, reason TEXT NOT NULL, "
-                    "quarantined_at REAL NOT NULL)"
-                )
                 async with self._db.execute(
                     "SELECT kind, payload FROM outbox WHERE seq = ?", (seq,)
                 ) as cursor:
@@ -297,6 +594,13 @@ class Buffer:
             except BaseException:
                 await self._rollback()
                 raise
-            if row is not None:
-                self._records -= 1
-                self._bytes -= len(row[1])
+        if row is None:
+            log.warning("cannot quarantine seq %d: it is no longer in the outbox", seq)
+            return
+        self._usage.remove(str(row[0]), 1, len(row[1]))
+        self._quarantined += 1
+
+
+async def _connect(path: str | Path) -> aiosqlite.Connection:
+    # isolation_level=None: the sqlite3 module never opens transactions behind our back.
+    return await aiosqlite.connect(str(path), isolation_level=None)

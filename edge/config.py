@@ -135,6 +135,32 @@ class UplinkSettings(_Section):
 
 class BufferSettings(_Section):
     max_records: Annotated[int, Field(ge=1)] = 2_000_000
+    max_bytes: Annotated[int, Field(ge=1024)] = 1_000_000_000
+    """Cap on stored payload bytes (the SQLite file is somewhat larger)."""
+    telemetry_downsample: Annotated[int, Field(ge=2)] | None = None
+    """When over a cap, keep one telemetry record in N per device before evicting oldest-first."""
+    commit_max_records: Annotated[int, Field(ge=1)] = 1000
+    commit_max_delay_s: Annotated[float, Field(gt=0, le=0.05)] = 0.02
+    """How long the first record of a group commit may wait for company."""
+
+
+class LocalApiSettings(_Section):
+    """The producer API served by the gateway (``POST /api/v1/records``)."""
+
+    enabled: bool = True
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8700
+    """0 picks a free port (written to status.json as local_api_url)."""
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> LocalApiSettings:
+        if self.enabled and self.token is None and not _is_loopback(self.host):
+            raise ValueError(
+                f"listening on non-loopback host {self.host!r} without a token would let anyone "
+                "on the network write records; set token"
+            )
+        return self
 
 
 class NmeaGpsDevice(_Section):
@@ -161,6 +187,7 @@ class GatewayConfig(_Section):
     cloud: CloudSettings
     uplink: UplinkSettings = UplinkSettings()
     buffer: BufferSettings = BufferSettings()
+    local_api: LocalApiSettings = LocalApiSettings()
     devices: list[DeviceSettings] = []
 
     @model_validator(mode="before")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from edge.buffer import Buffer
 from edge.config import GatewayConfig
 from edge.connectors.serial_nmea import SerialNmeaConnector
 from edge.health import health_snapshot, write_status
+from edge.local_api import create_app, serve
 from edge.pipeline import Pipeline
 from edge.uplink import Uplink
 
@@ -39,6 +41,7 @@ class Gateway:
         self._started_at = _utc_now()
         self._latest_health: dict[str, Any] = {}
         self.status_path = config.gateway.data_dir / STATUS_FILE
+        self.local_api_url: str | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or SIGTERM/SIGINT arrives, then shut down in order."""
@@ -63,7 +66,12 @@ class Gateway:
         buffer_path = cfg.gateway.data_dir / BUFFER_FILE
         timeout = httpx.Timeout(cfg.uplink.request_timeout_s)
         async with (
-            Buffer.open(buffer_path) as buffer,
+            Buffer.open(
+                buffer_path,
+                max_records=cfg.buffer.max_records,
+                max_bytes=cfg.buffer.max_bytes,
+                telemetry_downsample=cfg.buffer.telemetry_downsample,
+            ) as buffer,
             httpx.AsyncClient(timeout=timeout, transport=self._transport) as client,
         ):
             stats = await buffer.stats()
@@ -75,7 +83,11 @@ class Gateway:
                 stats.next_seq,
                 stats.last_acked_seq,
             )
-            pipeline = Pipeline(buffer)
+            pipeline = Pipeline(
+                buffer,
+                max_records=cfg.buffer.commit_max_records,
+                max_delay_s=cfg.buffer.commit_max_delay_s,
+            )
             connectors = [SerialNmeaConnector(dev, pipeline.submit) for dev in cfg.devices]
             uplink = Uplink(
                 buffer,
@@ -98,6 +110,8 @@ class Gateway:
                     uplink=uplink.stats,
                     batch_limit=uplink.batch_limit,
                     connectors={c.name: c.snapshot() for c in connectors},
+                    recovery=None if buffer.recovery is None else buffer.recovery.to_health(),
+                    local_api_url=self.local_api_url,
                 )
 
             await self._write_status(snapshot)
@@ -107,11 +121,16 @@ class Gateway:
             connector_tasks = [
                 asyncio.create_task(c.run(), name=f"connector {c.name}") for c in connectors
             ]
+            local_api = contextlib.AsyncExitStack()
+            self.local_api_url = await self._start_local_api(local_api, pipeline)
+            await self._write_status(snapshot)  # producers find local_api_url at once
             try:
                 await self._until_stop_or_crash(
                     stop, [pipeline_task, uplink_task, status_task, *connector_tasks]
                 )
             finally:
+                # Producers in flight get their answer: the pipeline still runs meanwhile.
+                await local_api.aclose()
                 await self._shutdown(
                     connectors, connector_tasks, pipeline, pipeline_task, uplink, uplink_task
                 )
@@ -119,6 +138,27 @@ class Gateway:
                 await asyncio.gather(status_task, return_exceptions=True)
                 await self._write_status(snapshot)
                 log.info("status written to %s; bye", self.status_path)
+
+    async def _start_local_api(
+        self, stack: contextlib.AsyncExitStack, pipeline: Pipeline
+    ) -> str | None:
+        settings = self.config.local_api
+        if not settings.enabled:
+            return None
+        token = None if settings.token is None else settings.token.get_secret_value()
+        app = create_app(put=pipeline.put, health=lambda: self._latest_health, token=token)
+        try:
+            url = await stack.enter_async_context(serve(app, settings.host, settings.port))
+        except OSError as exc:
+            log.error(
+                "cannot start the local producer API on %s:%d (%s); running without it",
+                settings.host,
+                settings.port,
+                exc,
+            )
+            return None
+        log.info("local producer API listening on %s (POST /api/v1/records)", url)
+        return url
 
     async def _until_stop_or_crash(
         self, stop: asyncio.Event, tasks: list[asyncio.Task[None]]

@@ -17,6 +17,28 @@ from edge.uplink import UplinkStats
 from firmware_bridge.wire import format_time
 
 
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
+
+
+def uplink_health(uplink: UplinkStats, batch_limit: int) -> dict[str, Any]:
+    return {
+        "state": uplink.state,
+        "last_ack_at": _time(uplink.last_ack_at),
+        "last_ack_seq": uplink.last_ack_seq,
+        "consecutive_failures": uplink.consecutive_failures,
+        "last_error": uplink.last_error,
+        "batches_sent": uplink.batches_sent,
+        "batches_acked": uplink.batches_acked,
+        "failed_attempts": uplink.failed_attempts,
+        "clock_skew_s": uplink.clock_skew_s,
+        "rejected_by_cloud": uplink.rejected_by_cloud,
+        "duplicates": uplink.duplicates,
+        "malformed_batches": uplink.malformed_batches,
+        "batch_limit": batch_limit,
+    }
+
+
 def health_snapshot(
     *,
     gateway_id: str,
@@ -28,8 +50,11 @@ def health_snapshot(
     uplink: UplinkStats,
     batch_limit: int,
     connectors: Mapping[str, Mapping[str, Any]],
+    recovery: Mapping[str, Any] | None = None,
+    local_api_url: str | None = None,
 ) -> dict[str, Any]:
-    """A JSON-ready health report. ``produced`` and ``acknowledged`` count since process start."""
+    """A JSON-ready health report. ``produced`` and ``acknowledged`` count since process start;
+    ``evicted`` and ``quarantined`` are cumulative over the buffer file's life."""
     oldest_age = (
         None
         if buffer.oldest_created_at is None
@@ -44,26 +69,20 @@ def health_snapshot(
             "records": buffer.records,
             "bytes": buffer.bytes,
             "oldest_age_s": oldest_age,
+            "max_records": buffer.max_records,
+            "max_bytes": buffer.max_bytes,
             "next_seq": buffer.next_seq,
             "last_acked_seq": buffer.last_acked_seq,
             "pending_commit": pending,
         },
         "produced": dict(sorted(produced.items())),
         "acknowledged": dict(sorted(uplink.acknowledged.items())),
-        "uplink": {
-            "state": uplink.state,
-            "last_ack_at": None if uplink.last_ack_at is None else format_time(uplink.last_ack_at),
-            "last_ack_seq": uplink.last_ack_seq,
-            "batches_acked": uplink.batches_acked,
-            "consecutive_failures": uplink.consecutive_failures,
-            "failed_attempts": uplink.failed_attempts,
-            "last_error": uplink.last_error,
-            "rejected": uplink.rejected,
-            "duplicates": uplink.duplicates,
-            "malformed_batches": uplink.malformed_batches,
-            "batch_limit": batch_limit,
-        },
+        "evicted": dict(sorted(buffer.evicted.items())),
+        "quarantined": buffer.quarantined,
+        "uplink": uplink_health(uplink, batch_limit),
         "connectors": {name: dict(snap) for name, snap in sorted(connectors.items())},
+        "recovery": None if recovery is None else dict(recovery),
+        "local_api_url": local_api_url,
     }
 
 

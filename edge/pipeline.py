@@ -1,7 +1,14 @@
-"""Connectors hand records to the pipeline; it group-commits them into the buffer.
+"""Producers hand records to the pipeline; it group-commits them into the buffer.
 
 Collecting for a few milliseconds turns many tiny fsyncs into one transaction per batch, which is
-what lets a gateway keep up with bursty devices on an SD card.
+what lets a gateway keep up with bursty devices on an SD card. Two ways in:
+
+- :meth:`Pipeline.put` (awaited): returns the seqs once the transaction holding the records is
+  durable; raises :class:`~edge.buffer.BufferFullError` when they cannot fit (nothing stored).
+  For producers that must be answered only after acceptance (HTTP scanners, MQTT QoS 1).
+- :meth:`Pipeline.submit` (fire and forget, never blocks): for connectors reading a stream. If its
+  records are refused for lack of room they are counted in ``refused`` and logged; a failed write
+  is retried.
 """
 
 from __future__ import annotations
@@ -9,15 +16,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-import aiosqlite
-
-from edge.buffer import Buffer
+from edge.buffer import Buffer, BufferFullError
 from firmware_bridge.records import Record
 
 log = logging.getLogger(__name__)
+
+
+class PipelineStoppedError(RuntimeError):
+    """The pipeline is shutting down and accepts nothing more."""
+
+
+class BufferWriteError(RuntimeError):
+    """Writing to the buffer failed (not for lack of room); nothing of the request is stored."""
+
+
+@dataclass(slots=True)
+class _Unit:
+    records: list[Record]
+    future: asyncio.Future[list[int]] | None
 
 
 class Pipeline:
@@ -25,7 +46,7 @@ class Pipeline:
         self,
         buffer: Buffer,
         *,
-        max_records: int = 500,
+        max_records: int = 1000,
         max_delay_s: float = 0.02,
         retry_delay_s: float = 1.0,
     ) -> None:
@@ -33,26 +54,48 @@ class Pipeline:
         self._max_records = max_records
         self._max_delay_s = max_delay_s
         self._retry_delay_s = retry_delay_s
-        self._pending: list[Record] = []
+        self._units: list[_Unit] = []
+        self._pending = 0
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._stopping = False
         self.produced: Counter[str] = Counter()
         """Records committed to the buffer since start, per kind."""
+        self.refused: Counter[str] = Counter()
+        """Submitted (fire-and-forget) records refused for lack of room, per kind."""
         self.commit_failures = 0
+        self.commits = 0
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return self._pending
 
     def submit(self, records: Iterable[Record]) -> None:
         """Queue records for the next commit. Never blocks, so a reader callback can call it."""
-        self._pending.extend(records)
-        if self._pending:
-            self._arrived.set()
-            if len(self._pending) >= self._max_records:
-                self._full.set()
+        batch = list(records)
+        if batch:
+            self._enqueue(_Unit(batch, None))
+
+    async def put(self, records: Sequence[Record]) -> list[int]:
+        """Commit ``records`` (all or nothing) with the next group; their seqs once durable."""
+        if self._stopping:
+            raise PipelineStoppedError("the gateway is shutting down")
+        if not records:
+            return []
+        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        # Mark the outcome retrieved even if the caller gave up, so asyncio does not warn.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._enqueue(_Unit(list(records), future))
+        # shield: a caller giving up must not cancel the outcome others' commit will set.
+        return await asyncio.shield(future)
+
+    def _enqueue(self, unit: _Unit) -> None:
+        self._units.append(unit)
+        self._pending += len(unit.records)
+        self._arrived.set()
+        if self._pending >= self._max_records:
+            self._full.set()
 
     def stop(self) -> None:
         """Ask :meth:`run` to commit what is pending and return. Never cancel ``run``: a
@@ -62,39 +105,86 @@ class Pipeline:
         self._full.set()
 
     async def run(self) -> None:
-        """Commit batches until :meth:`stop`; returns once everything submitted is committed."""
+        """Commit batches until :meth:`stop`; returns once everything queued is committed (or
+        refused). The first record of a batch waits at most ``max_delay_s`` for company."""
         while True:
             await self._arrived.wait()
-            if self._stopping and not self._pending:
+            if self._stopping and not self._units:
                 return
-            if len(self._pending) < self._max_records and not self._stopping:
+            if self._pending < self._max_records and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self._max_delay_s)
             try:
                 await self._commit_pending()
-            except (aiosqlite.Error, OSError) as exc:
+            except (sqlite3.Error, OSError) as exc:
                 self.commit_failures += 1
                 log.error(
                     "cannot write %d records to the buffer (%s); retrying in %.0f s - check disk "
                     "space and permissions of the data directory",
-                    len(self._pending),
+                    self._pending,
                     exc,
                     self._retry_delay_s,
                 )
                 await asyncio.sleep(self._retry_delay_s)
 
     async def flush(self) -> None:
-        """Commit everything submitted so far."""
+        """Commit everything queued so far."""
         await self._commit_pending()
 
     async def _commit_pending(self) -> None:
         async with self._commit_lock:
-            while self._pending:
-                batch = self._pending[: self._max_records]
-                await self._buffer.append(batch)
-                # Records submitted while we awaited were appended behind this batch: keep them.
-                del self._pending[: len(batch)]
-                self.produced.update(record.kind.value for record in batch)
+            while self._units:
+                batch = self._take_batch()
+                try:
+                    results = await self._buffer.append_groups([u.records for u in batch])
+                except asyncio.CancelledError:
+                    for unit in batch:
+                        if unit.future is not None:
+                            unit.future.cancel()
+                    raise
+                except Exception as exc:
+                    self._fail_waiters(batch, exc)
+                    raise
+                del self._units[: len(batch)]
+                self._pending -= sum(len(u.records) for u in batch)
+                self.commits += 1
+                for unit, result in zip(batch, results, strict=True):
+                    self._settle(unit, result)
             if not self._stopping:
                 self._arrived.clear()
                 self._full.clear()
+
+    def _take_batch(self) -> list[_Unit]:
+        # Units arriving while we await are appended behind; whole units only (all or nothing).
+        batch: list[_Unit] = []
+        total = 0
+        for unit in self._units:
+            if batch and total + len(unit.records) > self._max_records:
+                break
+            batch.append(unit)
+            total += len(unit.records)
+        return batch
+
+    def _settle(self, unit: _Unit, result: list[int] | BufferFullError) -> None:
+        if isinstance(result, list):
+            self.produced.update(record.kind.value for record in unit.records)
+            if unit.future is not None and not unit.future.done():
+                unit.future.set_result(result)
+            return
+        if unit.future is not None:
+            if not unit.future.done():
+                unit.future.set_exception(result)
+            return
+        self.refused.update(record.kind.value for record in unit.records)
+        log.error("dropped %d submitted records: %s", len(unit.records), result)
+
+    def _fail_waiters(self, batch: list[_Unit], exc: Exception) -> None:
+        """A failed transaction stored nothing: awaiting producers learn it now (they may retry);
+        fire-and-forget units stay queued for the retry."""
+        waiting = [u for u in batch if u.future is not None]
+        for unit in waiting:
+            assert unit.future is not None
+            if not unit.future.done():
+                unit.future.set_exception(BufferWriteError(f"buffer write failed: {exc}"))
+            self._units.remove(unit)
+            self._pending -= len(unit.records)

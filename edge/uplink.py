@@ -16,23 +16,33 @@ from typing import Any
 
 import httpx
 
-from edge.batch import batch_body, gzip_body
+from edge.batch import batch_body, clock_skew_s, gzip_body
 from edge.buffer import Buffer, BufferedRecord
 from edge.config import UplinkSettings
+from edge.uplink_split import probe, suspects
+from firmware_bridge.wire import parse_time
 
 log = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/ingest"
 SUMMARY_EVERY_S = 5.0
+MALFORMED = (400, 422)
+QUARANTINE_STREAK_MAX = 50
+"""Records refused one by one with no ack in between look like a version mismatch, not bad data:
+beyond this many the uplink stops quarantining and backs off with the records kept."""
 
 
 class Outcome(StrEnum):
     EMPTY = "empty"
     """Nothing to send."""
+    WAITING = "waiting"
+    """A batch is not full and its oldest record is younger than batch_max_age_s."""
     ACKED = "acked"
     """The cloud acknowledged at least one more record."""
     SPLIT = "split"
-    """The batch was too large; the next one is smaller, retry without waiting."""
+    """The batch was too large or malformed; the next one is smaller, retry without waiting."""
+    QUARANTINED = "quarantined"
+    """One record the cloud refuses was set aside; carry on without waiting."""
     FAILED = "failed"
     """Retry after a jittered exponential backoff."""
     UNAUTHORIZED = "unauthorized"
@@ -42,16 +52,30 @@ class Outcome(StrEnum):
 @dataclass
 class UplinkStats:
     acknowledged: Counter[str] = field(default_factory=Counter)
+    batches_sent: int = 0
+    """Requests made, whatever their answer."""
     batches_acked: int = 0
     failed_attempts: int = 0
     consecutive_failures: int = 0
-    rejected: int = 0
+    rejected_by_cloud: int = 0
+    """Records the cloud took in but stored as rejects (answered 200 with "rejected")."""
+    quarantined: int = 0
+    """Records set aside since start because the cloud refused them as malformed."""
     duplicates: int = 0
     malformed_batches: int = 0
     last_error: str | None = None
     last_ack_at: datetime | None = None
     last_ack_seq: int | None = None
+    clock_skew_s: float | None = None
+    """Gateway clock minus cloud clock, from the last answer carrying server_time."""
     state: str = "idle"
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    response: httpx.Response
+    sent_at: datetime
+    received_at: datetime
 
 
 def backoff_delay(
@@ -75,6 +99,7 @@ class Uplink:
         health: Callable[[], Mapping[str, Any]] = dict,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: Callable[[], float] = random.random,
+        now_s: Callable[[], float] = time.time,
     ) -> None:
         self._buffer = buffer
         self._client = client
@@ -89,11 +114,17 @@ class Uplink:
         self._health = health
         self._clock = clock
         self._rng = rng
+        self._now_s = now_s
+        """Wall clock in epoch seconds, the scale of BufferedRecord.created_at."""
         self._in_flight = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.batch_limit = settings.batch_max_records
         """Records per batch; halved on each 413."""
         self.stats = UplinkStats()
+        self._suspect_upto: int | None = None
+        """While set, the outbox records up to this seq hold one the cloud refuses."""
+        self._quarantine_streak = 0
+        self._wait_s = 0.0
         self._last_outcome = Outcome.EMPTY
         self._summary_at = -SUMMARY_EVERY_S  # the first ack is logged at once
         self._summary_records = 0
@@ -112,6 +143,8 @@ class Uplink:
             )
         if self._last_outcome is Outcome.EMPTY:
             return self._settings.interval_s
+        if self._last_outcome is Outcome.WAITING:
+            return self._wait_s
         return 0.0
 
     def stop(self) -> None:
@@ -121,7 +154,7 @@ class Uplink:
     async def run(self) -> None:
         """Send until :meth:`stop`."""
         while not self._stopping.is_set():
-            await self.send_once()
+            await self.send_once(wait_for_full=True)
             delay = self.next_delay()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -142,10 +175,16 @@ class Uplink:
                 await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
         return (await self._buffer.stats()).records == 0
 
-    async def send_once(self, request_timeout: float | None = None) -> Outcome:
-        """Send the oldest batch once and apply the answer."""
+    async def send_once(
+        self, request_timeout: float | None = None, *, wait_for_full: bool = False
+    ) -> Outcome:
+        """Send the oldest batch once and apply the answer. With ``wait_for_full``, a batch that
+        is neither full nor older than batch_max_age_s is held back (Outcome.WAITING)."""
         async with self._in_flight:
-            outcome = await self._send_oldest(request_timeout)
+            if self._suspect_upto is not None:
+                outcome = await self._send_probe(request_timeout)
+            else:
+                outcome = await self._send_oldest(request_timeout, wait_for_full)
         self._last_outcome = outcome
         if outcome in (Outcome.FAILED, Outcome.UNAUTHORIZED):
             self.stats.failed_attempts += 1
@@ -154,25 +193,75 @@ class Uplink:
         elif outcome is Outcome.ACKED:
             self.stats.consecutive_failures = 0
             self.stats.state = "sending"
-        elif outcome is Outcome.EMPTY:
-            self.stats.state = "idle"
+        elif outcome in (Outcome.EMPTY, Outcome.WAITING):
+            self.stats.state = "idle" if outcome is Outcome.EMPTY else "batching"
+        else:
+            self.stats.state = "isolating"
         return outcome
 
-    async def _send_oldest(self, request_timeout: float | None) -> Outcome:
+    async def _send_oldest(self, request_timeout: float | None, wait_for_full: bool) -> Outcome:
         records = await self._buffer.peek(self.batch_limit, self._settings.batch_max_bytes)
         if not records:
             return Outcome.EMPTY
-        first_seq = self._buffer.last_acked_seq + 1
+        if wait_for_full and await self._hold_back(records):
+            return Outcome.WAITING
+        exchange = await self._post(records, request_timeout)
+        if isinstance(exchange, Outcome):
+            return exchange
+        if exchange.response.status_code in MALFORMED:
+            return await self._malformed(exchange.response, records)
+        return await self._apply(exchange, records)
+
+    async def _hold_back(self, records: list[BufferedRecord]) -> bool:
+        """True (and sets the wait) when ``records`` should wait for company."""
+        max_age = self._settings.batch_max_age_s
+        if max_age <= 0 or len(records) >= self.batch_limit:
+            return False
+        remaining = max_age - (self._now_s() - records[0].created_at)
+        if remaining <= 0:
+            return False
+        if (await self._buffer.stats()).records > len(records):
+            return False  # the peek stopped at batch_max_bytes: the batch is full by size
+        # Poll at least every interval_s so a batch that fills up leaves without waiting out
+        # the whole age bound.
+        self._wait_s = min(remaining, self._settings.interval_s)
+        return True
+
+    async def _send_probe(self, request_timeout: float | None) -> Outcome:
+        assert self._suspect_upto is not None
+        oldest = await self._buffer.peek(
+            self._settings.batch_max_records, self._settings.batch_max_bytes
+        )
+        candidates = suspects(oldest, self._suspect_upto)
+        if not candidates:  # the refused record was evicted meanwhile
+            self._suspect_upto = None
+            return Outcome.SPLIT
+        records = probe(candidates)
+        exchange = await self._post(records, request_timeout)
+        if isinstance(exchange, Outcome):
+            return exchange
+        if exchange.response.status_code in MALFORMED:
+            return await self._malformed(exchange.response, records)
+        if len(records) == len(candidates):
+            # The whole suspect range went through: the refusal was not deterministic.
+            self._suspect_upto = None
+        return await self._apply(exchange, records)
+
+    async def _post(
+        self, records: list[BufferedRecord], request_timeout: float | None
+    ) -> _Exchange | Outcome:
+        sent_at = self._clock()
         body = batch_body(
             gateway_id=self._gateway_id,
-            first_seq=first_seq,
+            first_seq=self._buffer.last_acked_seq + 1,
             records=records,
-            sent_at=self._clock(),
+            sent_at=sent_at,
             health=self._health(),
         )
         timeout = self._settings.request_timeout_s
         if request_timeout is not None:
             timeout = max(0.001, min(timeout, request_timeout))
+        self.stats.batches_sent += 1
         try:
             response = await self._client.post(
                 self._url, content=gzip_body(body), headers=self._headers, timeout=timeout
@@ -181,12 +270,48 @@ class Uplink:
             return self._failed(f"cloud did not answer within {timeout:.1f} s")
         except httpx.TransportError as exc:
             return self._failed(f"cannot reach {self._url}: {exc or type(exc).__name__}")
-        return await self._apply(response, records)
+        return _Exchange(response, sent_at, self._clock())
 
-    async def _apply(self, response: httpx.Response, records: list[BufferedRecord]) -> Outcome:
+    async def _malformed(self, response: httpx.Response, records: list[BufferedRecord]) -> Outcome:
+        self.stats.malformed_batches += 1
+        reason = f"{response.status_code}: {_error_message(response)}"
+        if len(records) > 1:
+            self._suspect_upto = records[-1].seq
+            log.warning(
+                "cloud refused batch %d..%d as malformed (%s); splitting it to find the record",
+                records[0].seq,
+                records[-1].seq,
+                reason,
+            )
+            return Outcome.SPLIT
+        self._suspect_upto = None
+        record = records[0]
+        if self._quarantine_streak >= QUARANTINE_STREAK_MAX:
+            log.error(
+                "cloud refused %d records in a row one by one; this looks like a gateway/cloud "
+                "version mismatch rather than bad records, so seq %d stays buffered",
+                self._quarantine_streak,
+                record.seq,
+            )
+            return self._failed(f"{reason} (record {record.seq}, holding the stream)")
+        await self._buffer.quarantine(record.seq, reason)
+        self._quarantine_streak += 1
+        self.stats.quarantined += 1
+        log.error(
+            "cloud refused record seq %d (%s from %s) as malformed (%s); moved it to the "
+            "quarantine table of the buffer for inspection - please report it",
+            record.seq,
+            record.kind,
+            record.device_id,
+            reason,
+        )
+        return Outcome.QUARANTINED
+
+    async def _apply(self, exchange: _Exchange, records: list[BufferedRecord]) -> Outcome:
+        response = exchange.response
         status = response.status_code
         if status == 200:
-            return await self._acknowledged(response, records)
+            return await self._acknowledged(exchange, records)
         message = _error_message(response)
         if status == 413:
             return self._too_large(records, message)
@@ -202,28 +327,17 @@ class Uplink:
                 self._settings.backoff_max_s,
             )
             return Outcome.UNAUTHORIZED
-        if status in (400, 422):
-            self.stats.malformed_batches += 1
-            log.error(
-                "cloud rejected batch %d..%d as malformed (%d: %s); this is a bug in the gateway "
-                "or a version mismatch with the cloud - please report it. Retrying with backoff",
-                records[0].seq,
-                records[-1].seq,
-                status,
-                message,
-            )
         return self._failed(f"{status}: {message}")
 
-    async def _acknowledged(
-        self, response: httpx.Response, records: list[BufferedRecord]
-    ) -> Outcome:
+    async def _acknowledged(self, exchange: _Exchange, records: list[BufferedRecord]) -> Outcome:
         try:
-            answer = response.json()
+            answer = exchange.response.json()
             ack_seq = answer["ack_seq"]
             if isinstance(ack_seq, bool) or not isinstance(ack_seq, int):
                 raise TypeError("ack_seq is not an integer")
         except (ValueError, KeyError, TypeError) as exc:
             return self._failed(f"cloud answered 200 with an unreadable body: {exc}")
+        self._read_clock(answer, exchange)
         before = self._buffer.last_acked_seq
         try:
             deleted = await self._buffer.ack_by_kind(ack_seq)
@@ -238,12 +352,25 @@ class Uplink:
                 f"cloud stored nothing new (ack_seq {ack_seq}, batch {records[0].seq}.."
                 f"{records[-1].seq})"
             )
+        self._quarantine_streak = 0
         self.stats.acknowledged.update(deleted)
         self.stats.batches_acked += 1
-        self.stats.last_ack_at = self._clock()
+        self.stats.last_ack_at = exchange.received_at
         self.stats.last_ack_seq = ack_seq
         self._summarize(sum(deleted.values()))
         return Outcome.ACKED
+
+    def _read_clock(self, answer: Any, exchange: _Exchange) -> None:
+        server_time = answer.get("server_time") if isinstance(answer, dict) else None
+        if not isinstance(server_time, str):
+            return
+        try:
+            cloud_now = parse_time(server_time)
+        except ValueError:
+            log.warning("cloud sent an unreadable server_time %r", server_time)
+            return
+        skew = clock_skew_s(exchange.sent_at, exchange.received_at, cloud_now)
+        self.stats.clock_skew_s = round(skew, 3)
 
     def _count_answer(self, answer: Any) -> None:
         rejected = answer.get("rejected") or []
@@ -251,13 +378,13 @@ class Uplink:
         if isinstance(duplicates, int):
             self.stats.duplicates += duplicates
         if isinstance(rejected, list) and rejected:
-            self.stats.rejected += len(rejected)
+            self.stats.rejected_by_cloud += len(rejected)
             shown = ", ".join(
                 f"{item.get('seq')}: {item.get('error')}"
                 for item in rejected[:5]
                 if isinstance(item, dict)
             )
-            log.warning("cloud quarantined %d records (%s)", len(rejected), shown)
+            log.warning("cloud stored %d records as rejects (%s)", len(rejected), shown)
 
     def _too_large(self, records: list[BufferedRecord], message: str) -> Outcome:
         if len(records) == 1:

@@ -18,6 +18,11 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run the cloud, a van and a warehouse gateway locally.",
     ),
     "gateway": ("edge.cli", "gateway_group", "Run an edge gateway."),
+    "decode": (
+        "edge.decode_cli",
+        "decode_command",
+        "Decode raw device input (nmea, modbus, epc, rfid) to JSON lines.",
+    ),
     "cloud": ("cloud.cli", "cloud_group", "Serve and administer the cloud service."),
     "simulate": (
         "simulators.cli",

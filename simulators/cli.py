@@ -10,6 +10,14 @@ from pathlib import Path
 import click
 
 from simulators.gps_van import MAX_RATE_HZ, MIN_RATE_HZ, GpsVanSimulator, RunStats
+from simulators.modbus_bus import (
+    DEFAULT_PROBES,
+    BusPty,
+    BusStats,
+    ModbusBus,
+    parse_probes,
+    run_modbus_bus,
+)
 from simulators.pty_port import PtyPort
 from simulators.routes import get_route, route_names
 from simulators.run_gps import run_gps_van
@@ -129,3 +137,86 @@ def summary(stats: RunStats) -> str:
         kmh = 0.0 if fix.speed_mps is None else fix.speed_mps * 3.6
         text += f"; at {fix.lat:.5f},{fix.lon:.5f} {kmh:.0f} km/h"
     return text
+
+
+from simulators.rfid_portal_cli import rfid_portal_command  # noqa: E402
+
+simulate_group.add_command(rfid_portal_command)
+
+
+@simulate_group.command(name="modbus-bus")
+@click.option(
+    "--probes",
+    default=DEFAULT_PROBES,
+    show_default=True,
+    help="Comma-separated SLAVE:PROFILE[:ok|drift|silent|exception].",
+)
+@click.option(
+    "--baud",
+    type=click.IntRange(min=300),
+    default=9600,
+    show_default=True,
+    help="Line speed the inter-frame silence is timed for.",
+)
+@click.option(
+    "--link",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Symlink to the pty's device, e.g. /tmp/modbus-bus.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="Seconds to run; until Ctrl-C when omitted.",
+)
+@click.option(
+    "--emit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON-lines file with one measurement record per value served.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def modbus_bus_command(
+    probes: str,
+    baud: int,
+    link: Path | None,
+    duration: float | None,
+    emit_log: Path | None,
+    seed: int,
+) -> None:
+    """Temperature/humidity probes on one Modbus RTU line, answering on a pseudo-terminal."""
+    try:
+        specs = parse_probes(probes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--probes") from exc
+    bus = ModbusBus.from_specs(specs, seed)
+    with BusPty.open(link) as port:
+        shown = port.slave_path if link is None else f"{port.slave_path} (link {link})"
+        names = ", ".join(f"{s.slave}:{s.profile}:{s.behaviour.value}" for s in specs)
+        click.echo(f"Modbus RTU bus on {shown}: {names}")
+        stats = asyncio.run(_run_bus(bus, port, baud, duration, emit_log))
+    click.echo(
+        f"stopped: frames {stats.frames}, answered {stats.answered}, "
+        f"exceptions {stats.exceptions}, unanswered {stats.unanswered}, "
+        f"bad frames {stats.bad_frames}, unaddressed {stats.unaddressed}"
+    )
+
+
+async def _run_bus(
+    bus: ModbusBus, port: BusPty, baud: int, duration: float | None, emit_log: Path | None
+) -> BusStats:
+    loop = asyncio.get_running_loop()
+    runner = asyncio.create_task(
+        run_modbus_bus(bus, port, baudrate=baud, duration_s=duration, emit_log=emit_log)
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, runner.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+        await port.drain()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return bus.stats

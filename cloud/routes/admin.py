@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
-from cloud.deps import AdminOnly, AdminOrOperator, RoleDocumentedRoute, SessionDep
+from cloud.deps import AdminOnly, AdminOrOperator, RoleDocumentedRoute, SessionDep, TelemetryDep
 from cloud.schemas import (
     GatewayCreate,
     GatewayCreated,
@@ -48,6 +48,9 @@ async def create_user(body: UserCreate, _: AdminOnly, session: SessionDep) -> Us
 
 
 @router.get("/stats", response_model=StatsPublic, tags=["stats"])
-async def get_stats(_: AdminOrOperator, session: SessionDep) -> StatsPublic:
-    """Counts of stored records per kind, rejects, gaps and gateways."""
-    return await stats.collect_stats(session=session)
+async def get_stats(
+    _: AdminOrOperator, session: SessionDep, telemetry: TelemetryDep
+) -> StatsPublic:
+    """Counts of stored records per kind (rows in the cloud database), rejects, gaps,
+    gateways, and the telemetry store's backlog and write failures."""
+    return await stats.collect_stats(session=session, telemetry=telemetry)

@@ -8,7 +8,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 
 from cloud.api_error import ApiError
-from cloud.deps import DatabaseDep, GatewayOnly, RoleDocumentedRoute, SettingsDep
+from cloud.deps import DatabaseDep, GatewayOnly, RoleDocumentedRoute, SettingsDep, TelemetryDep
 from cloud.ingest.body import decode_body, too_large
 from cloud.ingest.envelope import parse_batch
 from cloud.schemas import IngestResult
@@ -73,7 +73,11 @@ def _check_content_type(request: Request) -> None:
     },
 )
 async def ingest(
-    request: Request, principal: GatewayOnly, database: DatabaseDep, settings: SettingsDep
+    request: Request,
+    principal: GatewayOnly,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    telemetry: TelemetryDep,
 ) -> IngestResult:
     """Store a batch of records at most once per (gateway_id, seq); gzip bodies are accepted."""
     _check_content_type(request)
@@ -90,5 +94,10 @@ async def ingest(
             "wrong_gateway",
             f"this token belongs to gateway {principal.gateway_id!r}, not {batch.gateway_id!r}",
         )
+    telemetry.check_accepting()
     async with database.sessions.begin() as session:
-        return await ingest_batch(session=session, batch=batch, now=datetime.now(UTC))
+        outcome = await ingest_batch(
+            session=session, batch=batch, now=datetime.now(UTC), telemetry=telemetry
+        )
+    telemetry.committed()
+    return outcome

@@ -11,29 +11,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.api_error import ApiError
 from cloud.ingest.envelope import Batch
 from cloud.ingest.plan import Plan, plan_batch
+from cloud.ingest.rows import COLUMNS
 from cloud.models import (
     AlarmRow,
     Gateway,
     IngestGap,
     IngestReject,
-    MeasurementRow,
     PositionRow,
     ScanRow,
     TagReadRow,
     Vehicle,
 )
 from cloud.schemas import IngestResult, RejectedRecord
+from cloud.services.bulk import insert_rows
 from cloud.services.sql import upsert_insert
+from cloud.telemetry.base import TelemetryStore
 from firmware_bridge.records import RecordKind
 from firmware_bridge.wire import format_time
 
 TABLES: Final[dict[RecordKind, Table]] = {
     RecordKind.POSITION: PositionRow.__table__,  # type: ignore[dict-item]
-    RecordKind.MEASUREMENT: MeasurementRow.__table__,  # type: ignore[dict-item]
     RecordKind.TAG_READ: TagReadRow.__table__,  # type: ignore[dict-item]
     RecordKind.SCAN: ScanRow.__table__,  # type: ignore[dict-item]
     RecordKind.ALARM: AlarmRow.__table__,  # type: ignore[dict-item]
 }
+"""Kinds ingest always keeps in the database: fleet state and business records.
+Measurements go wherever the telemetry store puts them."""
 _VEHICLES: Final[Table] = Vehicle.__table__  # type: ignore[assignment]
 _VEHICLE_COLUMNS: Final = (
     "gateway_id",
@@ -51,7 +54,9 @@ _VEHICLE_COLUMNS: Final = (
 )
 
 
-async def ingest_batch(*, session: AsyncSession, batch: Batch, now: datetime) -> IngestResult:
+async def ingest_batch(
+    *, session: AsyncSession, batch: Batch, now: datetime, telemetry: TelemetryStore
+) -> IngestResult:
     """Store ``batch`` inside the caller's transaction and say what happened.
 
     The first statement writes the gateway row: on PostgreSQL that takes its row lock, on
@@ -61,6 +66,7 @@ async def ingest_batch(*, session: AsyncSession, batch: Batch, now: datetime) ->
     ack_seq = await _lock_gateway(session, batch.gateway_id, now)
     plan = plan_batch(batch, ack_seq=ack_seq)
     await _store(session, plan, now)
+    await telemetry.stage(session, gateway_id=batch.gateway_id, rows=plan.rows, now=now)
     await session.execute(
         update(Gateway)
         .where(Gateway.id == batch.gateway_id)
@@ -97,11 +103,9 @@ async def _lock_gateway(session: AsyncSession, gateway_id: str, now: datetime) -
 
 async def _store(session: AsyncSession, plan: Plan, now: datetime) -> None:
     for kind, rows in plan.rows.items():
-        table = TABLES[kind]
-        statement = upsert_insert(session, table).on_conflict_do_nothing(
-            index_elements=["gateway_id", "seq"]
-        )
-        await session.execute(statement, rows)
+        table = TABLES.get(kind)
+        if table is not None:
+            await insert_rows(session, table, COLUMNS[kind], rows)
     gateway_id = plan.gateway_id
     if plan.rejects:
         await session.execute(

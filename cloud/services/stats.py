@@ -17,13 +17,14 @@ from cloud.models import (
     TagReadRow,
 )
 from cloud.schemas import StatsPublic, StoredCounts
+from cloud.telemetry.base import TelemetryStore
 
 
 async def _count(session: AsyncSession, model: type[Base]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def collect_stats(*, session: AsyncSession) -> StatsPublic:
+async def collect_stats(*, session: AsyncSession, telemetry: TelemetryStore) -> StatsPublic:
     return StatsPublic(
         stored=StoredCounts(
             position=await _count(session, PositionRow),
@@ -35,4 +36,5 @@ async def collect_stats(*, session: AsyncSession) -> StatsPublic:
         rejected=await _count(session, IngestReject),
         gaps=await _count(session, IngestGap),
         gateways=await _count(session, Gateway),
+        telemetry=await telemetry.status(session),
     )

@@ -63,7 +63,25 @@ async def stats(cloud: Cloud) -> dict[str, Any]:
 
 def counts(positions: int = 0, rejected: int = 0, gaps: int = 0, **kinds: int) -> dict[str, Any]:
     stored = {"position": positions, "measurement": 0, "tag_read": 0, "scan": 0, "alarm": 0}
-    return {"stored": stored | kinds, "rejected": rejected, "gaps": gaps, "gateways": 2}
+    return {
+        "stored": stored | kinds,
+        "rejected": rejected,
+        "gaps": gaps,
+        "gateways": 2,
+        "telemetry": SQL_TELEMETRY,
+    }
+
+
+SQL_TELEMETRY = {
+    "store": "sql",
+    "pending_records": 0,
+    "pending_batches": 0,
+    "written_records": 0,
+    "write_failures": 0,
+    "consecutive_failures": 0,
+    "last_error": None,
+    "last_write_at": None,
+}
 
 
 async def test_healthz_needs_no_token(cloud: Cloud) -> None:

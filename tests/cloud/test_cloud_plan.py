@@ -13,6 +13,7 @@ from cloud.api_error import ApiError
 from cloud.ingest.body import decode_body
 from cloud.ingest.envelope import parse_batch
 from cloud.ingest.plan import EVICTED, NOT_SENT, Gap, Reject, plan_batch, record_row
+from cloud.ingest.rows import row_dict
 from firmware_bridge.records import RecordKind
 from tests.cloud.cloud_helpers import SCAN, batch, position, wire
 
@@ -46,11 +47,12 @@ def test_plan_mixes_duplicates_rejects_and_gaps() -> None:
     assert (plan.gateway_id, plan.ack_seq, plan.duplicates, plan.stored) == ("gw", 9, 2, 2)
     assert plan.rejects == [Reject(6, "teleport", "kind: unknown record kind 'teleport'", bad)]
     assert plan.gaps == [Gap(7, 7, EVICTED), Gap(9, 9, EVICTED)]
-    assert plan.rows == {
+    as_dicts = {kind: [row_dict(kind, row) for row in rows] for kind, rows in plan.rows.items()}
+    assert as_dicts == {
         RecordKind.POSITION: [record_row(position("v", 5), gateway_id="gw", seq=5)],
         RecordKind.SCAN: [record_row(SCAN, gateway_id="gw", seq=8)],
     }
-    assert plan.newest_positions == {"v": plan.rows[RecordKind.POSITION][0]}
+    assert plan.newest_positions == {"v": as_dicts[RecordKind.POSITION][0]}
 
 
 def test_plan_reports_unsent_range_and_all_duplicate_batches() -> None:

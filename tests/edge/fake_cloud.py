@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
+
+from firmware_bridge.wire import format_time
 
 
 def _error(status: int, code: str, message: str) -> httpx.Response:
@@ -26,6 +30,12 @@ class FakeCloud:
     """Forced behaviours for the next requests: "500", "timeout", "refused", "stored-timeout"
     (store, then lose the answer), "ack-short" (ack one record less), "ack-beyond",
     "reject-first"."""
+    malformed_seqs: set[int] = field(default_factory=set)
+    """A batch carrying any of these seqs is refused whole with 422, like an envelope error."""
+    answers: list[int] = field(default_factory=list)
+    """Status code of every answered request with a readable body, in order."""
+    clock: Callable[[], datetime] | None = None
+    """The cloud's clock for server_time; None echoes the batch's sent_at."""
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -42,12 +52,22 @@ class FakeCloud:
             return _error(401, "unauthorized", "unknown gateway token")
         if request.url.path != "/api/v1/ingest" or request.method != "POST":
             return _error(404, "not_found", request.url.path)
-        body = json.loads(gzip.decompress(request.content))
+        try:
+            body = json.loads(gzip.decompress(request.content))
+        except ValueError as exc:
+            self.answers.append(400)
+            return _error(400, "invalid_json", f"body is not valid UTF-8 JSON ({exc})")
         self.bodies.append(body)
         self.headers.append(request.headers)
         records = body["records"]
+        bad = [i for i, r in enumerate(records) if r["seq"] in self.malformed_seqs]
+        if bad:
+            self.answers.append(422)
+            return _error(422, "invalid_batch", f"records[{bad[0]}].seq: refused")
         if self.max_records is not None and len(records) > self.max_records:
+            self.answers.append(413)
             return _error(413, "too_large", f"at most {self.max_records} records")
+        self.answers.append(200)
         duplicates = 0
         rejected = []
         for index, record in enumerate(records):
@@ -74,6 +94,6 @@ class FakeCloud:
                 "duplicates": duplicates,
                 "rejected": rejected,
                 "gaps": [],
-                "server_time": body["sent_at"],
+                "server_time": body["sent_at"] if self.clock is None else format_time(self.clock()),
             },
         )

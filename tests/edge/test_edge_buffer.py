@@ -102,25 +102,33 @@ async def test_seqs_and_acks_survive_reopen_even_when_empty(tmp_path: Path) -> N
         await buf.ack(3)
     async with Buffer.open(path) as buf:
         assert await buf.stats() == BufferStats(0, 0, None, 4, 3)
+        assert buf.recovery is None
         assert await buf.append([scan(9)]) == [4]
     async with Buffer.open(path) as buf:
         peeked = await buf.peek(10, 10**6)
         assert [(r.seq, r.kind) for r in peeked] == [(4, "scan")]
         assert isinstance(peeked[0], BufferedRecord)
-        assert await buf.schema_version() == 1
+        assert await buf.schema_version() == 2
 
 
 async def test_file_database_uses_wal_full_sync_and_records_migrations(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     async with Buffer.open(path) as buf:
         await buf.append([position(0)])
+        async with buf._db.execute("PRAGMA synchronous") as cursor:
+            assert await cursor.fetchone() == (2,)  # FULL: durable when COMMIT returns
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
         assert conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == [
             ("last_acked_seq", 0),
             ("next_seq", 2),
         ]
+        assert conn.execute("SELECT seq, kind, evictable FROM outbox").fetchall() == [
+            (1, "position", 1)
+        ]
+        assert conn.execute("SELECT COUNT(*) FROM quarantine").fetchone() == (0,)
+    assert json.loads((tmp_path / "outbox.db.seq.json").read_text()) == {"reserved": 10_001}
 
 
 @settings(max_examples=40, deadline=None)

@@ -198,7 +198,7 @@ async def test_ack_of_a_seq_never_assigned_deletes_nothing(buf: Buffer) -> None:
     assert "never assigned" in (uplink.stats.last_error or "")
 
 
-async def test_malformed_batch_is_counted(buf: Buffer) -> None:
+async def test_a_malformed_single_record_is_quarantined(buf: Buffer) -> None:
     await buf.append([position(0)])
 
     def reject(request: httpx.Request) -> httpx.Response:
@@ -206,19 +206,19 @@ async def test_malformed_batch_is_counted(buf: Buffer) -> None:
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(reject))
     uplink = Uplink(buf, client, FAST, gateway_id="gw", cloud_url="http://127.0.0.1", token="t")
-    assert await uplink.send_once() is Outcome.FAILED
-    assert (uplink.stats.malformed_batches, uplink.stats.last_error) == (
-        1,
-        "422: invalid: records[0]",
-    )
-    assert await remaining_seqs(buf) == [1]
+    assert await uplink.send_once() is Outcome.QUARANTINED
+    assert (uplink.stats.malformed_batches, uplink.stats.quarantined) == (1, 1)
+    assert (uplink.stats.consecutive_failures, uplink.next_delay()) == (0, 0.0)
+    assert await remaining_seqs(buf) == []
+    assert await uplink.send_once() is Outcome.EMPTY
 
 
 async def test_rejected_records_are_counted(buf: Buffer) -> None:
     await buf.append([position(0), position(1)])
     uplink = make_uplink(buf, FakeCloud(script=["reject-first"]))
     assert await uplink.send_once() is Outcome.ACKED
-    assert (uplink.stats.rejected, await remaining_seqs(buf)) == (1, [])
+    assert (uplink.stats.rejected_by_cloud, uplink.stats.quarantined) == (1, 0)
+    assert await remaining_seqs(buf) == []
 
 
 async def test_drain_retries_until_empty(buf: Buffer) -> None:

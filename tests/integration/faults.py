@@ -335,7 +335,8 @@ class FaultProxy:
         if fate is Fate.HELD_AFTER:
             await self._hold(reader)
             return False
-        if mode is Mode.COMMIT_THEN_DROP and status == 200 and self._disarm(exchange):
+        is_batch = exchange.first_seq is not None
+        if mode is Mode.COMMIT_THEN_DROP and is_batch and status == 200 and self._disarm(exchange):
             exchange.fate = Fate.DROPPED_AFTER_COMMIT
             return False
         writer.write(_response_bytes(status, headers, body))

@@ -1,0 +1,91 @@
+"""The fast row validator agrees with firmware_bridge.wire.record_from_wire on any input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloud.ingest.plan import record_row
+from cloud.ingest.rows import COLUMNS, row_dict, wire_row
+from firmware_bridge.records import RecordKind
+from firmware_bridge.wire import RecordFormatError, record_from_wire, record_to_wire
+from tests.cloud.cloud_helpers import ALARM, MEASUREMENT, SCAN, TAG_READ, position
+
+FIELDS = sorted({name for columns in COLUMNS.values() for name in columns} - {"gateway_id"})
+GOOD = [record_to_wire(r) for r in (position("v", 3), MEASUREMENT, SCAN, ALARM, TAG_READ)]
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=5,
+)
+plausible = st.sampled_from(
+    ["position", "gps", "pick", "Cel", "temperature", "warning", "", "x", "2025-03-01T08:00:00Z",
+     "2025-03-01T08:00:00", "2025-03-01T08:00:00.5+02:00", "nonsense"]
+)  # fmt: skip
+field_values = plausible | json_values | st.sampled_from([90.5, -181, 1e400, float("nan"), True])
+
+
+@st.composite
+def wire_records(draw: st.DrawFn) -> Any:
+    """Valid records with some fields replaced or removed, and arbitrary objects."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values)
+    record = dict(draw(st.sampled_from(GOOD)))
+    for name in draw(st.lists(st.sampled_from([*FIELDS, "kind"]), max_size=3)):
+        if draw(st.booleans()):
+            record.pop(name, None)
+        else:
+            record[name] = draw(field_values)
+    return record
+
+
+def outcome_of_reference(data: Any) -> tuple[str, Any]:
+    try:
+        record = record_from_wire(data)
+    except RecordFormatError as exc:
+        return ("error", str(exc))
+    except Exception as exc:  # the reference's own non-format failures must match too
+        return ("raised", f"{type(exc).__name__}: {exc}")
+    return ("row", (record.kind, record_row(record, gateway_id="gw", seq=9)))
+
+
+def outcome_of_fast(data: Any) -> tuple[str, Any]:
+    try:
+        kind, row = wire_row(data, "gw", 9)
+    except RecordFormatError as exc:
+        return ("error", str(exc))
+    except Exception as exc:
+        return ("raised", f"{type(exc).__name__}: {exc}")
+    return ("row", (kind, row_dict(kind, row)))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(wire_records())
+def test_wire_row_matches_record_from_wire(data: Any) -> None:
+    assert outcome_of_fast(data) == outcome_of_reference(data)
+
+
+def test_wire_row_of_each_kind_is_the_record_row() -> None:
+    for good in GOOD:
+        kind, row = wire_row(good, "gw", 4)
+        assert row_dict(kind, row) == record_row(record_from_wire(good), gateway_id="gw", seq=4)
+    kind, row = wire_row(record_to_wire(SCAN), "gw", 4)
+    assert (kind, row[:4]) == (RecordKind.SCAN, ("gw", 4, "hh-1", "op-7"))
+
+
+def test_wire_row_error_messages() -> None:
+    cases = [
+        ({"kind": "teleport"}, "kind: unknown record kind 'teleport'"),
+        ([], "record must be a JSON object"),
+        ({**GOOD[0], "lat": 91}, "lat: 91.0 is outside -90.0..90.0"),
+        ({**GOOD[0], "fix_quality": "laser"}, "fix_quality: 'laser' is not a valid FixQuality"),
+        ({**GOOD[2], "quantity": 2.5}, "quantity: expected an integer"),
+        ({**GOOD[1], "device_id": None}, "device_id: required for measurement records"),
+        ({**GOOD[3], "evidence": []}, "evidence: expected an object"),
+    ]
+    for data, message in cases:
+        assert outcome_of_fast(data) == ("error", message) == outcome_of_reference(data)
