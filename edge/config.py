@@ -140,8 +140,9 @@ class BufferSettings(_Section):
     telemetry_downsample: Annotated[int, Field(ge=2)] | None = None
     """When over a cap, keep one telemetry record in N per device before evicting oldest-first."""
     commit_max_records: Annotated[int, Field(ge=1)] = 1000
-    commit_max_delay_s: Annotated[float, Field(gt=0, le=0.05)] = 0.02
-    """How long the first record of a group commit may wait for company."""
+    commit_max_delay_s: Annotated[float, Field(ge=0, le=0.05)] = 0.0
+    """How long the first record of a group commit may wait for company (0 = commit at once;
+    records arriving during a commit are grouped into the next one anyway)."""
 
 
 class LocalApiSettings(_Section):

@@ -47,7 +47,7 @@ class Pipeline:
         buffer: Buffer,
         *,
         max_records: int = 1000,
-        max_delay_s: float = 0.02,
+        max_delay_s: float = 0.0,
         retry_delay_s: float = 1.0,
     ) -> None:
         self._buffer = buffer
@@ -106,12 +106,14 @@ class Pipeline:
 
     async def run(self) -> None:
         """Commit batches until :meth:`stop`; returns once everything queued is committed (or
-        refused). The first record of a batch waits at most ``max_delay_s`` for company."""
+        refused). Records arriving while a transaction commits form the next group, so under
+        load groups grow by themselves and a commit follows the previous one at once; the first
+        record of a group may in addition wait up to ``max_delay_s`` for company (0 = never)."""
         while True:
             await self._arrived.wait()
             if self._stopping and not self._units:
                 return
-            if self._pending < self._max_records and not self._stopping:
+            if self._max_delay_s > 0 and self._pending < self._max_records and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self._max_delay_s)
             try:

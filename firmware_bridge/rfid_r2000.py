@@ -354,9 +354,12 @@ Response = (
 def decode_response(frame: Frame) -> Response:
     """Decode one reader frame; raises only :class:`RfidError` subclasses."""
     data, address, cmd = frame.data, frame.address, frame.cmd
+    if len(data) == 1 and data[0] in ERROR_CODES:
+        # Every command, implemented here or not, can fail with a one-byte ErrorCode.
+        return CommandStatus(cmd, data[0], address)
     if cmd not in set(Command):
         raise RfidUnknownCommandError(f"command {cmd:#04x} is not implemented")
-    if len(data) == 1 and (data[0] >= SUCCESS or cmd != Command.GET_WORK_ANTENNA):
+    if len(data) == 1 and cmd != Command.GET_WORK_ANTENNA:
         return CommandStatus(cmd, data[0], address)
     match cmd, len(data):
         case Command.GET_FIRMWARE_VERSION, 2:

@@ -279,10 +279,14 @@ class BusPty(PtyPort):
         return self._master
 
 
-async def _read_some(fd: int, timeout_s: float | None) -> bytes | None:
-    """Bytes from ``fd``; ``b""`` when the reader hung up; None on timeout."""
+async def _read_some(fd: int, timeout_s: float) -> bytes | None:
+    """Bytes from ``fd``; ``b""`` when the reader hung up; None on timeout.
+
+    The timeout resolves the same future as the read instead of cancelling the wait, so bytes
+    read in the loop iteration where the timer fires are never lost.
+    """
     loop = asyncio.get_running_loop()
-    ready: asyncio.Future[bytes] = loop.create_future()
+    ready: asyncio.Future[bytes | None] = loop.create_future()
 
     def on_readable() -> None:
         if ready.done():
@@ -297,12 +301,16 @@ async def _read_some(fd: int, timeout_s: float | None) -> bytes | None:
             else:
                 ready.set_result(b"")
 
+    def on_timeout() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
     loop.add_reader(fd, on_readable)
+    timer = loop.call_later(timeout_s, on_timeout)
     try:
-        return await asyncio.wait_for(ready, timeout_s)
-    except TimeoutError:
-        return None
+        return await ready
     finally:
+        timer.cancel()
         loop.remove_reader(fd)
 
 

@@ -82,7 +82,7 @@ def test_block_at_errors() -> None:
     assert block_at(XY, 4, 2, 1).fields == (XY.field_named("humidity"),)
     with pytest.raises(ValueError, match="maps no holding registers"):
         block_at(XY, FunctionCode.READ_HOLDING_REGISTERS, None, 2)
-    with pytest.raises(ValueError, match="no whole field in input registers 0x0003..0x0004"):
+    with pytest.raises(ValueError, match=r"no whole field in input registers 0x0003\.\.0x0004"):
         block_at(XY, FunctionCode.READ_INPUT_REGISTERS, 3, 2)
     with pytest.raises(ValueError, match="does not read registers"):
         block_at(XY, FunctionCode.WRITE_SINGLE_REGISTER, None, 1)

@@ -1,4 +1,4 @@
-"""Packaged profiles load; every class of profile error names the file, the field and the problem."""
+"""Packaged profiles load; each class of profile error names the file, field and problem."""
 
 from __future__ import annotations
 
@@ -234,9 +234,7 @@ def test_missing_file_and_unknown_name() -> None:
 
 
 def test_packaged_error_names_the_packaged_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    from device_profiles import loader
-
-    monkeypatch.setattr(loader.tomllib, "loads", lambda text: {"model": "xy-md02"})
+    monkeypatch.setattr(tomllib, "loads", lambda text: {"model": "xy-md02"})
     with pytest.raises(ProfileError) as caught:
         load_profile("xy-md02")
     assert caught.value.file == "models/xy-md02.toml"

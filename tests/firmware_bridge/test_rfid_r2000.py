@@ -157,7 +157,7 @@ def _frame(cmd: int, data: bytes) -> Frame:
         (_frame(0x89, b"\x07\x00\x96\x00\x00\x01\x2c"), RfidFrameError),
         (_frame(0x72, b"\x01\x02\x03"), RfidFrameError),
         (_frame(0x75, b"\x05"), RfidFrameError),
-        (_frame(0x99, b"\x10"), RfidUnknownCommandError),
+        (_frame(0x99, b"\x01\x02"), RfidUnknownCommandError),
     ],
 )
 def test_malformed_responses(frame: Frame, error: type[RfidError]) -> None:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge.rfid_r2000 import (
+    ERROR_CODES,
     MAX_ANTENNA,
     RSSI_MAX_DBM,
     RSSI_MIN_DBM,
@@ -68,7 +69,9 @@ RESPONSES: st.SearchStrategy[Response] = st.one_of(
     st.builds(InventoryEnd, PORT, st.integers(0, 0xFFFF), st.integers(0, 2**32 - 1), ADDRESS),
     st.builds(FastSwitchEnd, st.integers(0, 2**24 - 1), st.integers(0, 2**32 - 1), ADDRESS),
     st.builds(AntennaMissing, PORT, st.integers(0, 0xFF), ADDRESS),
-    st.builds(CommandStatus, st.sampled_from(list(Command)), st.integers(0x10, 0xFF), ADDRESS),
+    st.builds(
+        CommandStatus, st.sampled_from(list(Command)), st.sampled_from(list(ERROR_CODES)), ADDRESS
+    ),
     st.builds(FirmwareVersion, st.integers(0, 0xFF), st.integers(0, 0xFF), ADDRESS),
     st.builds(WorkAntenna, PORT, ADDRESS),
 )

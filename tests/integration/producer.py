@@ -12,7 +12,7 @@ import itertools
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -56,13 +56,14 @@ PATTERN: Final = (
 RECORDS_PATH: Final = "/api/v1/records"
 
 
-def make_record(n: int) -> Record:
-    """The ``n``-th record of the stream: kind, device and every value follow from ``n``."""
+def make_record(n: int, prefix: str = "") -> Record:
+    """The ``n``-th record of the stream: kind, device and every value follow from ``n``;
+    ``prefix`` names the devices of one producer apart from another's."""
     kind = PATTERN[n % len(PATTERN)]
     moment = BASE + timedelta(milliseconds=n)
     if kind is RecordKind.POSITION:
         return Position(
-            device_id=VEHICLES[n % len(VEHICLES)],
+            device_id=prefix + VEHICLES[n % len(VEHICLES)],
             time=moment,
             lat=45.0 + (n % 10_000) * 1e-5,
             lon=7.0 + (n % 7_000) * 1e-5,
@@ -74,7 +75,7 @@ def make_record(n: int) -> Record:
         )
     if kind is RecordKind.MEASUREMENT:
         return Measurement(
-            device_id=PROBES[n % len(PROBES)],
+            device_id=prefix + PROBES[n % len(PROBES)],
             time=moment,
             quantity=Quantity.TEMPERATURE,
             value=n * 0.25,
@@ -82,7 +83,7 @@ def make_record(n: int) -> Record:
         )
     if kind is RecordKind.SCAN:
         return Scan(
-            scanner_id=SCANNERS[n % len(SCANNERS)],
+            scanner_id=prefix + SCANNERS[n % len(SCANNERS)],
             operator="op-7",
             operation=ScanOperation.PICK,
             code=f"0{n:013d}",
@@ -92,7 +93,7 @@ def make_record(n: int) -> Record:
         )
     return Alarm(
         rule="temperature_high",
-        subject=PROBES[n % len(PROBES)],
+        subject=prefix + PROBES[n % len(PROBES)],
         severity=Severity.WARNING,
         started_at=moment,
         evidence={"n": n, "value": n * 0.25},
@@ -138,9 +139,11 @@ class Producer:
         batch_size: int = 25,
         rate: float | None = None,
         start_n: int = 0,
+        prefix: str = "",
         request_timeout_s: float = 10.0,
     ) -> None:
         self._url = url
+        self._prefix = prefix
         self._batch_size = batch_size
         self._rate = rate
         self._next_n = start_n
@@ -212,7 +215,8 @@ class Producer:
             if base is None:
                 self._stop.wait(0.05)
                 continue
-            batch = [make_record(n) for n in range(self._next_n, self._next_n + self._batch_size)]
+            numbers = range(self._next_n, self._next_n + self._batch_size)
+            batch = [make_record(n, self._prefix) for n in numbers]
             self._next_n += self._batch_size
             sent += len(batch)
             if not self._post(client, base, batch):
@@ -257,16 +261,36 @@ class Delivery:
     """Acknowledged seqs the cloud does not hold."""
 
 
+def merge_logs(logs: Sequence[ProducerLog]) -> ProducerLog:
+    """One log for several producers writing into the same gateway at once (distinct ``n`` and
+    device prefixes), after checking each producer got its own seqs in production order."""
+    merged = ProducerLog()
+    for log in logs:
+        assert len(log.acked) == log.accepted_total, "the gateway handed out a seq twice"
+        numbers = [record_number(log.acked[seq]) for seq in sorted(log.acked)]
+        reordered = [(a, b) for a, b in itertools.pairwise(numbers) if b <= a]
+        assert not reordered, f"seqs handed out are not in production order: {reordered[:5]}"
+        shared = merged.acked.keys() & log.acked.keys()
+        assert not shared, f"two producers were given the same seqs: {sorted(shared)[:5]}"
+        merged.acked.update(log.acked)
+        merged.unacked.extend(log.unacked)
+        merged.refused.extend(log.refused)
+        merged.transport_errors += log.transport_errors
+        merged.statuses.update(log.statuses)
+        merged.accepted_total += log.accepted_total
+    return merged
+
+
 def check_delivery(
-    log: ProducerLog, stored: Mapping[int, Record], *, may_miss: Iterable[int] = ()
+    logs: ProducerLog | Sequence[ProducerLog],
+    stored: Mapping[int, Record],
+    *,
+    may_miss: Iterable[int] = (),
 ) -> Delivery:
-    """Assert the exactly-once contract between what the producer was told and what the cloud
+    """Assert the exactly-once contract between what the producers were told and what the cloud
     holds (by seq), except for the acknowledged seqs in ``may_miss`` (evicted telemetry), which
-    the caller accounts for. Returns the acked seqs that are missing."""
-    assert len(log.acked) == log.accepted_total, "the gateway handed out a seq twice"
-    numbers = [record_number(log.acked[seq]) for seq in sorted(log.acked)]
-    reordered = [(a, b) for a, b in itertools.pairwise(numbers) if b <= a]
-    assert not reordered, f"seqs handed out are not in production order: {reordered[:5]}"
+    the caller accounts for."""
+    log = merge_logs([logs] if isinstance(logs, ProducerLog) else logs)
     allowed_missing = set(may_miss)
     missing = sorted(seq for seq in log.acked if seq not in stored)
     unexpected_missing = [seq for seq in missing if seq not in allowed_missing]

@@ -26,6 +26,8 @@ from tests.integration.producer import VEHICLES, Producer, check_delivery
 
 pytestmark = pytest.mark.integration
 
+PREFIXES = ["a-", "b-"]
+
 
 @pytest.fixture
 def cloud(tmp_path: Path, free_port: int) -> Iterator[Cloud]:
@@ -36,9 +38,9 @@ def cloud(tmp_path: Path, free_port: int) -> Iterator[Cloud]:
         asyncio.run(cloud.child.stop(timeout_s=10))
 
 
-def assert_track_matches(cloud: Cloud, stored: dict[int, Record]) -> None:
+def assert_track_matches(cloud: Cloud, stored: dict[int, Record], prefixes: list[str]) -> None:
     """The cloud's track API returns exactly the positions its database holds, per vehicle."""
-    for vehicle in VEHICLES:
+    for vehicle in [prefix + v for prefix in prefixes for v in VEHICLES]:
         expected = {
             seq: r
             for seq, r in stored.items()
@@ -58,29 +60,40 @@ def test_kill_9_under_full_load_loses_and_duplicates_nothing_acknowledged(
     tmp_path: Path, cloud: Cloud
 ) -> None:
     gateway = GatewayProcess.create(tmp_path, cloud, "gw-kill")
-    producer = Producer(gateway.local_url, batch_size=50)
+    # Two producers at full rate, so commits group requests of both when the kill lands.
+    producers = [
+        Producer(gateway.local_url, batch_size=50, prefix=prefix, start_n=i * 10_000_000)
+        for i, prefix in enumerate(PREFIXES)
+    ]
     try:
         gateway.start()
-        producer.start()
-        producer.wait_acked(3000, timeout_s=30)
+        for producer in producers:
+            producer.start()
+        for producer in producers:
+            producer.wait_acked(1500, timeout_s=30)
         gateway.kill()
-        acked_at_kill = producer.acked_count()
-        wait_until(lambda: producer.log().transport_errors > 0, 10, "the producer to notice")
+        acked_at_kill = [p.acked_count() for p in producers]
+        for producer in producers:
+            wait_until(lambda p=producer: p.log().transport_errors > 0, 10, "producers to notice")
         gateway.start()
-        producer.wait_acked(acked_at_kill + 3000, timeout_s=30)
-        log = producer.stop()
-        wait_cloud_ack(cloud, gateway.gateway_id, max(log.acked), gateway.running(), 60)
+        for producer, acked in zip(producers, acked_at_kill, strict=True):
+            producer.wait_acked(acked + 1500, timeout_s=30)
+        logs = [producer.stop() for producer in producers]
+        last_seq = max(max(log.acked) for log in logs)
+        wait_cloud_ack(cloud, gateway.gateway_id, last_seq, gateway.running(), 60)
         stored = cloud_records(cloud, gateway.gateway_id)
-        delivery = check_delivery(log, stored)
+        delivery = check_delivery(logs, stored)
         assert delivery.missing_acked == []
-        assert_track_matches(cloud, stored)
+        assert_track_matches(cloud, stored, PREFIXES)
         finish(gateway)
     finally:
-        producer.stop()
+        for producer in producers:
+            producer.stop()
         gateway.close()
-    assert log.statuses.keys() == {200}
-    # The kill cut requests in flight; those records may or may not have arrived, never twice.
-    assert log.transport_errors >= 1
+    for log in logs:
+        assert log.statuses.keys() == {200}
+        # The kill cut requests in flight; those may or may not have arrived, never twice.
+        assert log.transport_errors >= 1
     assert delivery.acked >= 6000
     assert delivery.stored == delivery.acked + delivery.unacked_stored
 
@@ -119,7 +132,7 @@ def test_kill_9_after_cloud_committed_but_before_the_ack_arrived(
             stored = cloud_records(cloud, gateway.gateway_id)
             delivery = check_delivery(log, stored)
             assert delivery.missing_acked == []
-            assert_track_matches(cloud, stored)
+            assert_track_matches(cloud, stored, [""])
             finish(gateway)
         finally:
             producer.stop()

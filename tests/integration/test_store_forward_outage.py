@@ -30,6 +30,7 @@ from tests.integration.producer import Producer, check_delivery, is_business
 pytestmark = pytest.mark.integration
 
 OUTAGE_S = float(os.environ.get("RETAILEDGE_OUTAGE_S", "60"))
+RATE = 200
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def cloud(tmp_path: Path, free_port: int) -> Iterator[Cloud]:
 def test_cloud_down_for_a_minute_then_full_drain_in_order(tmp_path: Path, cloud: Cloud) -> None:
     with FaultProxy(cloud.url) as proxy:
         gateway = GatewayProcess.create(tmp_path, cloud, "gw-outage", cloud_url=proxy.url)
-        producer = Producer(gateway.local_url, batch_size=10, rate=200)
+        producer = Producer(gateway.local_url, batch_size=20, rate=RATE)
         try:
             gateway.start()
             producer.start()
@@ -53,7 +54,9 @@ def test_cloud_down_for_a_minute_then_full_drain_in_order(tmp_path: Path, cloud:
 
             proxy.down()
             ack_at_outage = cloud_ack_seq(cloud, gateway.gateway_id)
+            produced_at_outage = producer.acked_count()
             time.sleep(OUTAGE_S)
+            produced_in_outage = producer.acked_count() - produced_at_outage
             during = wait_status(
                 gateway,
                 lambda s: s["uplink"]["consecutive_failures"] >= 3,
@@ -62,7 +65,7 @@ def test_cloud_down_for_a_minute_then_full_drain_in_order(tmp_path: Path, cloud:
             )
             assert cloud_ack_seq(cloud, gateway.gateway_id) == ack_at_outage
             backlog = producer.acked_count() - ack_at_outage
-            assert during["buffer"]["records"] >= backlog - 200 * 2  # status is ~1 s old
+            assert during["buffer"]["records"] >= backlog - RATE * 2  # status is ~1 s old
             assert during["buffer"]["oldest_age_s"] >= OUTAGE_S - 2
 
             proxy.pass_through()
@@ -77,8 +80,9 @@ def test_cloud_down_for_a_minute_then_full_drain_in_order(tmp_path: Path, cloud:
     delivery = check_delivery(log, stored)
     assert delivery.missing_acked == []
     assert log.transport_errors == 0 and log.statuses.keys() == {200}
-    # Nothing unacknowledged: every record produced was stored, once.
-    assert delivery.stored == delivery.acked >= 200 * OUTAGE_S * 0.8
+    # Nothing unacknowledged: every record produced was stored, once; devices kept producing.
+    assert delivery.stored == delivery.acked
+    assert produced_in_outage >= RATE * OUTAGE_S * 0.5
 
 
 def test_flaky_cloud_same_outcome(tmp_path: Path, cloud: Cloud) -> None:

@@ -23,7 +23,7 @@ from firmware_bridge.rfid_r2000 import (
     decode_response,
     encode_request,
 )
-from firmware_bridge.rfid_r2000_framing import R2000Framer, encode_frame
+from firmware_bridge.rfid_r2000_framing import R2000Framer, RfidError, encode_frame
 from simulators.rfid_portal import FaultKind, Output, PortalReader
 from simulators.rfid_scene import Direction, Scene, TagKind, build_scene
 
@@ -117,7 +117,9 @@ def test_same_seed_same_bytes() -> None:
 def test_configuration_commands() -> None:
     reader = PortalReader(fast_scene(), address=1)
     assert ask(reader, GetFirmwareVersion(1)) == [FirmwareVersion(3, 7, 1)]
-    assert ask(reader, SetWorkAntenna(2, 0xFF)) == [CommandStatus(Command.SET_WORK_ANTENNA, 0x10, 1)]
+    assert ask(reader, SetWorkAntenna(2, 0xFF)) == [
+        CommandStatus(Command.SET_WORK_ANTENNA, 0x10, 1)
+    ]
     assert ask(reader, GetWorkAntenna(1)) == [WorkAntenna(2, 1)]
     assert ask(reader, GetWorkAntenna(7)) == []
     assert reader.stats.other_address == 1
@@ -187,15 +189,26 @@ def test_faults_are_counted_and_never_become_reads() -> None:
     reader = PortalReader(scene, seed=9, fault_probability=0.2)
     out = drive(reader, BOTH, scene.passes[-1].end_s)
     framer = R2000Framer()
-    reads = [
-        r for r in (decode_response(f) for f in framer.feed(out.data)) if isinstance(r, TagReport)
+    reads, undecodable = [], 0
+    for frame in framer.feed(out.data):
+        try:
+            response = decode_response(frame)
+        except RfidError:
+            undecodable += 1
+            continue
+        if isinstance(response, TagReport):
+            reads.append((response.epc_hex, response.antenna, response.rssi_dbm))
+    logged = [
+        (e["epc_hex"], e["antenna"], e["rssi_dbm"]) for e in out.events if e["event"] == "read"
     ]
-    logged = [e for e in out.events if e["event"] == "read"]
     faults = [e for e in out.events if e["event"] == "fault"]
     assert set(reader.stats.faults) == set(FaultKind)
     assert len(faults) == sum(reader.stats.faults.values())
-    assert [(r.epc_hex, r.antenna, r.rssi_dbm) for r in reads] == [
-        (e["epc_hex"], e["antenna"], e["rssi_dbm"]) for e in logged
-    ]
+    # Every decoded read was really sent, in order. A truncated frame whose 8-bit checksum
+    # happens to match swallows the next frame (then fails to decode): only that read is lost.
+    remaining = iter(logged)
+    assert all(read in remaining for read in reads)
+    assert len(logged) - len(reads) <= undecodable
+    assert len(reads) > 100
     assert framer.stats.bad_checksum + framer.stats.bad_length > 0
     assert framer.stats.noise_bytes > 0
