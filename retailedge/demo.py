@@ -177,6 +177,7 @@ class Demo:
         config_path = write_gateway_config(
             template,
             gateway_dir / "gateway.toml",
+            gateway_id=gateway_id,
             data_dir=gateway_dir,
             cloud_url=cloud_url,
             token=creds["token"],

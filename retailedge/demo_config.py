@@ -19,15 +19,20 @@ def write_gateway_config(
     template: str,
     destination: Path,
     *,
+    gateway_id: str,
     data_dir: Path,
     cloud_url: str,
     token: str,
     serial_port: Path | None,
     overrides: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Write ``template`` with the demo's data folder, cloud, token and serial port filled in."""
+    """Write ``template`` with the demo's gateway id, data folder, cloud, token and serial port."""
     config = load_template(template)
+    config["gateway"]["id"] = gateway_id
     config["gateway"]["data_dir"] = str(data_dir)
+    # Several gateways share this machine: each local producer API takes a free port and
+    # publishes it as local_api_url in its status.json.
+    config.setdefault("local_api", {})["port"] = 0
     cloud = config["cloud"]
     cloud["url"] = cloud_url
     cloud.pop("token_env", None)

@@ -50,7 +50,7 @@ def bench_group() -> None:
 @click.option(
     "--rows-per-transaction",
     type=click.IntRange(1),
-    default=500,
+    default=1000,
     show_default=True,
     help="Baseline rows per transaction (the pipeline's largest group commit).",
 )

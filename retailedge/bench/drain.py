@@ -132,6 +132,7 @@ async def _drain(
         config = write_gateway_config(
             "warehouse-gateway.toml",
             gateway_dir / "gateway.toml",
+            gateway_id=gateway_id,
             data_dir=gateway_dir,
             cloud_url=url,
             token=token,

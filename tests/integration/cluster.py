@@ -86,6 +86,7 @@ def start_gateway(
     config = write_gateway_config(
         template,
         gateway_dir / "gateway.toml",
+        gateway_id=gateway_id,
         data_dir=gateway_dir,
         cloud_url=cloud.url,
         token=token,
