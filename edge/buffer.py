@@ -13,16 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import aiosqlite
 
@@ -33,20 +32,19 @@ from edge.eviction import (
     BufferFullError,
     Candidate,
     Caps,
+    GroupSize,
     Plan,
     Usage,
     admit,
-    evictable_flag,
     evicted_per_kind,
-    group_size,
     overflow,
     plan_oldest,
     plan_thinning,
 )
+from edge.payload import EncodedGroup, encode_group, record_source, serialize_payload
 from edge.recovery import Recovery, recover, recover_if_corrupt
 from edge.seq_file import BLOCK, read_reserved, seq_file_for, write_reserved
-from firmware_bridge.records import Alarm, Measurement, Position, Record, Scan, TagRead
-from firmware_bridge.wire import record_to_wire
+from firmware_bridge.records import Record
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -56,7 +54,9 @@ __all__ = [
     "BufferFullError",
     "BufferStats",
     "BufferedRecord",
+    "EncodedGroup",
     "GroupResult",
+    "encode_group",
     "record_source",
     "serialize_payload",
 ]
@@ -103,24 +103,6 @@ GroupResult = list[int] | BufferFullError
 """The seqs of an appended group, or why it was refused."""
 
 
-def record_source(record: Record) -> str:
-    """The device (or rule subject) a record came from, for the outbox's device_id column."""
-    match record:
-        case Position() | Measurement():
-            return record.device_id
-        case TagRead():
-            return record.reader_id
-        case Scan():
-            return record.scanner_id
-        case Alarm():
-            return record.subject
-
-
-def serialize_payload(record: Record) -> str:
-    # ensure_ascii keeps len(payload) equal to its size in bytes on the wire.
-    return json.dumps(record_to_wire(record), separators=(",", ":"), ensure_ascii=True)
-
-
 def _is_disk_full(exc: BaseException) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return (
@@ -133,9 +115,6 @@ def _is_disk_full(exc: BaseException) -> bool:
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in _CORRUPT_CODES
-
-
-_Row = tuple[str, str, str]  # kind, device_id, payload
 
 
 class Buffer:
@@ -318,27 +297,27 @@ class Buffer:
     async def append_groups(self, groups: Sequence[Sequence[Record]]) -> list[GroupResult]:
         """Store every group that fits, each all or nothing, in one transaction (durable on
         return), evicting telemetry as the caps require. Per group: its seqs or the refusal."""
-        encoded = [
-            [(r.kind.value, record_source(r), serialize_payload(r)) for r in group]
-            for group in groups
-        ]
-        if not any(encoded):
-            return [[] for _ in encoded]
+        return await self.append_encoded([encode_group(group) for group in groups])
+
+    async def append_encoded(self, groups: Sequence[EncodedGroup]) -> list[GroupResult]:
+        """:meth:`append_groups` of groups already encoded with :func:`encode_group`."""
+        if not any(group.rows for group in groups):
+            return [[] for _ in groups]
         now = time.time()
         async with self._lock:
-            sizes = [group_size((kind, len(payload)) for kind, _, payload in g) for g in encoded]
+            sizes = [GroupSize(g.business_records, g.business_bytes) for g in groups]
             fits = admit(self._usage, sizes, self.caps)
             try:
-                return await self._append_admitted(encoded, fits, now)
+                return await self._append_admitted(groups, fits, now)
             except sqlite3.OperationalError as exc:
                 if not _is_disk_full(exc):
                     raise
                 log.warning("buffer: disk full (%s); evicting telemetry to make room", exc)
-            rows = sum(len(g) for g, ok in zip(encoded, fits, strict=True) if ok)
-            size = sum(len(p) for g, ok in zip(encoded, fits, strict=True) if ok for *_, p in g)
-            await self._free_room(rows, 2 * size + 65536)
+            admitted = [g for g, ok in zip(groups, fits, strict=True) if ok]
+            rows = sum(len(g.rows) for g in admitted)
+            await self._free_room(rows, 2 * sum(g.bytes for g in admitted) + 65536)
             try:
-                return await self._append_admitted(encoded, fits, now)
+                return await self._append_admitted(groups, fits, now)
             except sqlite3.OperationalError as exc:
                 if not _is_disk_full(exc):
                     raise
@@ -349,32 +328,38 @@ class Buffer:
                 )
                 return [
                     BufferFullError("disk is full; retry later") if ok else self._refusal(g)
-                    for g, ok in zip(encoded, fits, strict=True)
+                    for g, ok in zip(groups, fits, strict=True)
                 ]
 
-    def _refusal(self, group: list[_Row]) -> BufferFullError:
+    def _refusal(self, group: EncodedGroup) -> BufferFullError:
         return BufferFullError(
-            f"buffer full: {len(group)} records do not fit; business records already use "
+            f"buffer full: {len(group.rows)} records do not fit; business records already use "
             f"{self._usage.business_records} of {self.caps.max_records} records and "
             f"{self._usage.business_bytes} of {self.caps.max_bytes} bytes; retry later"
         )
 
     async def _append_admitted(
-        self, encoded: list[list[_Row]], fits: list[bool], now: float
+        self, groups: Sequence[EncodedGroup], fits: list[bool], now: float
     ) -> list[GroupResult]:
         results: list[GroupResult] = []
         rows: list[tuple[int, str, str, float, str, int]] = []
         usage = dataclasses.replace(self._usage)
         seq = self._next_seq
-        for group, ok in zip(encoded, fits, strict=True):
+        for group, ok in zip(groups, fits, strict=True):
             if not ok:
                 results.append(self._refusal(group))
                 continue
-            results.append(list(range(seq, seq + len(group))))
-            for kind, device, payload in group:
-                rows.append((seq, kind, device, now, payload, evictable_flag(kind)))
-                usage.add(kind, 1, len(payload))
-                seq += 1
+            seqs = range(seq, seq + len(group.rows))
+            results.append(list(seqs))
+            rows += [
+                (s, kind, device, now, payload, flag)
+                for s, (kind, device, payload, flag) in zip(seqs, group.rows, strict=True)
+            ]
+            usage.records += len(group.rows)
+            usage.bytes += group.bytes
+            usage.business_records += group.business_records
+            usage.business_bytes += group.business_bytes
+            seq += len(group.rows)
         if not rows:
             return results
         last = seq - 1
@@ -386,14 +371,15 @@ class Buffer:
                 refused = BufferFullError(f"cannot reserve seqs ({exc}); retry later")
                 return [r if isinstance(r, BufferFullError) else refused for r in results]
             self._reserved = last + BLOCK
+        need_records, need_bytes = overflow(usage, self.caps)
+        if need_records <= 0 and need_bytes <= 0:
+            await _in_thread(self._db, _insert_rows, rows, last + 1)
+            self._next_seq = last + 1
+            self._usage = usage
+            return results
         await self._db.execute("BEGIN IMMEDIATE")
         try:
-            await self._db.executemany(
-                "INSERT INTO outbox (seq, kind, device_id, created_at, payload, evictable) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            need_records, need_bytes = overflow(usage, self.caps)
+            await self._db.executemany(_INSERT, rows)
             evicted = await self._evict(need_records, need_bytes)
             await self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
             await self._count_evicted(evicted)
@@ -488,23 +474,19 @@ class Buffer:
         least one record when any is stored, so an oversized record cannot block the outbox."""
         if max_records < 1:
             raise ValueError("max_records must be at least 1")
-        out: list[BufferedRecord] = []
-        total = 0
-        async with (
-            self._lock,
-            self._db.execute(
+        async with self._lock:
+            rows = await self._db.execute_fetchall(
                 "SELECT seq, kind, device_id, created_at, payload FROM outbox ORDER BY seq LIMIT ?",
                 (max_records,),
-            ) as cursor,
-        ):
-            async for seq, kind, device_id, created_at, payload in cursor:
-                item = BufferedRecord(
-                    int(seq), str(kind), str(device_id), float(created_at), payload
-                )
-                if out and total + item.size > max_bytes:
-                    break
-                out.append(item)
-                total += item.size
+            )
+        out: list[BufferedRecord] = []
+        total = 0
+        for seq, kind, device_id, created_at, payload in rows:
+            size = len(payload)
+            if out and total + size > max_bytes:
+                break
+            out.append(BufferedRecord(seq, kind, device_id, created_at, payload))
+            total += size
         return out
 
     async def ack(self, up_to_seq: int) -> int:
@@ -521,22 +503,7 @@ class Buffer:
         async with self._lock:
             if up_to_seq <= self._last_acked:
                 return {}
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._db.execute(
-                    "SELECT kind, COUNT(*), SUM(length(payload)) FROM outbox WHERE seq <= ? "
-                    "GROUP BY kind ORDER BY kind",
-                    (up_to_seq,),
-                ) as cursor:
-                    rows = [(str(k), int(n), int(b)) async for k, n, b in cursor]
-                await self._db.execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,))
-                await self._db.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'last_acked_seq'", (up_to_seq,)
-                )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._rollback()
-                raise
+            rows = await _in_thread(self._db, _delete_acked, up_to_seq)
         self._last_acked = up_to_seq
         for kind, n, size in rows:
             self._usage.remove(kind, n, size)
@@ -599,6 +566,62 @@ class Buffer:
             return
         self._usage.remove(str(row[0]), 1, len(row[1]))
         self._quarantined += 1
+
+
+_INSERT: Final = (
+    "INSERT INTO outbox (seq, kind, device_id, created_at, payload, evictable) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_T = TypeVar("_T")
+
+
+async def _in_thread(db: aiosqlite.Connection, fn: Callable[..., _T], *args: object) -> _T:
+    """Run ``fn(connection, *args)`` in aiosqlite's thread: a whole transaction in one hop
+    between the event loop and that thread instead of one per statement (each costs tens of
+    microseconds). aiosqlite has no public API for this; ``_execute`` queues a callable on the
+    connection's thread, which is what every public method does."""
+    result: _T = await db._execute(fn, db._conn, *args)  # type: ignore[no-untyped-call]
+    return result
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, rows: list[tuple[int, str, str, float, str, int]], next_seq: int
+) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(_INSERT, rows)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (next_seq,))
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_sync(conn)
+        raise
+
+
+def _delete_acked(conn: sqlite3.Connection, up_to_seq: int) -> list[tuple[str, int, int]]:
+    """Delete seqs <= ``up_to_seq`` and record the ack; ``(kind, records, bytes)`` deleted."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = [
+            (str(kind), int(n), int(size))
+            for kind, n, size in conn.execute(
+                "SELECT kind, COUNT(*), SUM(length(payload)) FROM outbox WHERE seq <= ? "
+                "GROUP BY kind ORDER BY kind",
+                (up_to_seq,),
+            )
+        ]
+        conn.execute("DELETE FROM outbox WHERE seq <= ?", (up_to_seq,))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_acked_seq'", (up_to_seq,))
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_sync(conn)
+        raise
+    return rows
+
+
+def _rollback_sync(conn: sqlite3.Connection) -> None:
+    # SQLite rolls back by itself after some errors (e.g. a full disk).
+    with contextlib.suppress(sqlite3.OperationalError):
+        conn.execute("ROLLBACK")
 
 
 async def _connect(path: str | Path) -> aiosqlite.Connection:

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from device_profiles import Codec, ProfileError, load_profile
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -172,15 +174,168 @@ class NmeaGpsDevice(_Section):
     vehicle_id: NonEmpty
     reopen_initial_s: PositiveFloat = 0.5
     reopen_max_s: PositiveFloat = 5.0
+    profile: NonEmpty = "nmea-gps"
+    """Profile giving the plausibility limits (gps.max_hdop, gps.max_speed_mps)."""
+    max_hdop: PositiveFloat | None = None
+    """Reject fixes with a larger HDOP; default from the profile."""
+    max_speed_mps: PositiveFloat | None = None
+    """Reject fixes implying a faster jump from the last accepted one; default from the profile."""
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_is_gps(cls, value: str, info: ValidationInfo) -> str:
+        return _checked_profile(value, info, Codec.NMEA0183)
 
     @model_validator(mode="after")
     def _reopen_ordered(self) -> NmeaGpsDevice:
-        if self.reopen_max_s < self.reopen_initial_s:
-            raise ValueError("reopen_max_s must be >= reopen_initial_s")
+        _check_reopen(self.reopen_initial_s, self.reopen_max_s)
         return self
 
 
-DeviceSettings = NmeaGpsDevice
+def _check_reopen(initial: float, maximum: float) -> None:
+    if maximum < initial:
+        raise ValueError("reopen_max_s must be >= reopen_initial_s")
+
+
+def _checked_profile(value: str, info: ValidationInfo, codec: Codec) -> str:
+    """Load the profile now so a bad name or file fails the config load; paths resolve against
+    the config file's folder."""
+    if "/" in value or value.endswith(".toml"):
+        value = str(_resolve_path(Path(value), info))
+    try:
+        profile = load_profile(value)
+    except ProfileError as exc:
+        raise ValueError(f"profile {exc}") from None
+    if profile.codec is not codec:
+        raise ValueError(
+            f"profile {profile.model!r} is for codec {profile.codec.value}, not {codec.value}"
+        )
+    return value
+
+
+class ModbusSlave(_Section):
+    address: Annotated[int, Field(ge=1, le=247)]
+    id: NonEmpty
+    """Device id of the probe's measurements."""
+    profile: NonEmpty | None = None
+    """Register map of this probe when it differs from the bus's profile."""
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_is_modbus(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _checked_profile(value, info, Codec.MODBUS_RTU)
+
+
+class ModbusRtuDevice(_Section):
+    """One RS-485 line (one serial port) with one or more Modbus RTU slaves."""
+
+    id: NonEmpty
+    type: Literal["modbus_rtu"]
+    port: NonEmpty
+    profile: NonEmpty
+    """Line settings (baud, parity, bits) and the default register map."""
+    baudrate: Annotated[int, Field(gt=0)] | None = None
+    """Overrides the profile's baud rate."""
+    slaves: Annotated[list[ModbusSlave], Field(min_length=1)]
+    poll_interval_s: PositiveFloat | None = None
+    """Default: the profile's sample_period_s."""
+    timeout_s: Annotated[float, Field(gt=0, le=10)] | None = None
+    """Per-request response timeout; default: the profile's modbus.response_timeout_s."""
+    offline_after: Annotated[int, Field(ge=1)] = 3
+    """Consecutive unanswered requests that mark a slave offline."""
+    retry_initial_s: PositiveFloat = 5.0
+    retry_max_s: PositiveFloat = 60.0
+    """An offline slave is retried after retry_initial_s, doubling up to retry_max_s."""
+    reopen_initial_s: PositiveFloat = 0.5
+    reopen_max_s: PositiveFloat = 5.0
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_is_modbus(cls, value: str, info: ValidationInfo) -> str:
+        return _checked_profile(value, info, Codec.MODBUS_RTU)
+
+    @field_validator("slaves")
+    @classmethod
+    def _slaves_unique(cls, slaves: list[ModbusSlave]) -> list[ModbusSlave]:
+        for what in ("address", "id"):
+            values = [getattr(slave, what) for slave in slaves]
+            repeated = sorted({str(v) for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"slave {what} used twice: {', '.join(repeated)}")
+        return slaves
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ModbusRtuDevice:
+        _check_reopen(self.reopen_initial_s, self.reopen_max_s)
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("retry_max_s must be >= retry_initial_s")
+        return self
+
+
+FAST_SWITCH_ANTENNAS = 4
+
+
+class RfidR2000Device(_Section):
+    """A UHF reader speaking the R2000 "0xA0" protocol, and how its reads become events."""
+
+    id: NonEmpty
+    type: Literal["rfid_r2000"]
+    port: NonEmpty
+    profile: NonEmpty = "r2000-uhf-reader"
+    baudrate: Annotated[int, Field(gt=0)] | None = None
+    address: Annotated[int, Field(ge=0, le=255)] | None = None
+    """Reader address; default: the profile's rfid.reader_address (255 = broadcast)."""
+    antennas: Annotated[list[int], Field(min_length=1, max_length=FAST_SWITCH_ANTENNAS)] = [1]
+    reader_id: NonEmpty | None = None
+    """Reader id of tag reads and events; default: the device id."""
+    zone: NonEmpty
+    hold_s: PositiveFloat = 3.0
+    """A tag not read for this long has departed the zone."""
+    outside_antenna: Annotated[int, Field(ge=1, le=FAST_SWITCH_ANTENNAS)] | None = None
+    inside_antenna: Annotated[int, Field(ge=1, le=FAST_SWITCH_ANTENNAS)] | None = None
+    """Set both for a dock door: departures then also give ``passed`` events with direction."""
+    raw_reads: Literal["off", "sampled"] = "off"
+    raw_sample_every_s: PositiveFloat = 10.0
+    """With raw_reads = "sampled": at most one raw TagRead per tag and antenna this often."""
+    inventory_repeat: Annotated[int, Field(ge=1, le=255)] = 1
+    persist_every_s: PositiveFloat = 5.0
+    reopen_initial_s: PositiveFloat = 0.5
+    reopen_max_s: PositiveFloat = 5.0
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_is_rfid(cls, value: str, info: ValidationInfo) -> str:
+        return _checked_profile(value, info, Codec.R2000)
+
+    @field_validator("antennas")
+    @classmethod
+    def _antennas_valid(cls, antennas: list[int]) -> list[int]:
+        if len(set(antennas)) != len(antennas):
+            raise ValueError("antenna numbers repeat")
+        bad = [a for a in antennas if not 1 <= a <= FAST_SWITCH_ANTENNAS]
+        if bad:
+            raise ValueError(f"antennas must be 1..{FAST_SWITCH_ANTENNAS}, got {bad}")
+        return antennas
+
+    @model_validator(mode="after")
+    def _door_antennas(self) -> RfidR2000Device:
+        _check_reopen(self.reopen_initial_s, self.reopen_max_s)
+        door = (self.outside_antenna, self.inside_antenna)
+        if (door[0] is None) != (door[1] is None):
+            raise ValueError("set both outside_antenna and inside_antenna, or neither")
+        if door[0] is not None:
+            if door[0] == door[1]:
+                raise ValueError("outside_antenna and inside_antenna must differ")
+            missing = [a for a in door if a not in self.antennas]
+            if missing:
+                raise ValueError(f"door antenna {missing[0]} is not in antennas")
+        return self
+
+
+DeviceSettings = Annotated[
+    NmeaGpsDevice | ModbusRtuDevice | RfidR2000Device, Field(discriminator="type")
+]
+DEVICE_TYPES = ("nmea_gps", "modbus_rtu", "rfid_r2000")
 
 
 class GatewayConfig(_Section):
@@ -201,7 +356,7 @@ class GatewayConfig(_Section):
             return data
         filled = [
             {**dev, "vehicle_id": gateway.get("id")}
-            if isinstance(dev, dict) and "vehicle_id" not in dev
+            if isinstance(dev, dict) and dev.get("type") == "nmea_gps" and "vehicle_id" not in dev
             else dev
             for dev in devices
         ]
@@ -232,10 +387,14 @@ def _describe(path: Path, exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         # The device union tags each error with the model name; drop it, the operator never sees it.
-        loc = tuple(p for p in error["loc"] if p != "nmea_gps" and p != "NmeaGpsDevice")
+        loc = tuple(p for p in error["loc"] if p not in DEVICE_TYPES)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
+        elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "type")
+            choices = ", ".join(repr(name) for name in DEVICE_TYPES[:-1])
+            message = f"Input should be {choices} or {DEVICE_TYPES[-1]!r}"
         problems.append(f"{path}: {_location(loc)}: {message}")
     return "\n".join(problems)
 

@@ -14,7 +14,7 @@ import httpx
 
 from edge.buffer import Buffer
 from edge.config import GatewayConfig
-from edge.connectors.serial_nmea import SerialNmeaConnector
+from edge.connectors.factory import Connector, build_connector
 from edge.health import health_snapshot, write_status
 from edge.local_api import create_app, serve
 from edge.pipeline import Pipeline
@@ -88,7 +88,10 @@ class Gateway:
                 max_records=cfg.buffer.commit_max_records,
                 max_delay_s=cfg.buffer.commit_max_delay_s,
             )
-            connectors = [SerialNmeaConnector(dev, pipeline.submit) for dev in cfg.devices]
+            connectors = [
+                build_connector(dev, pipeline.submit, data_dir=cfg.gateway.data_dir)
+                for dev in cfg.devices
+            ]
             uplink = Uplink(
                 buffer,
                 client,
@@ -177,7 +180,7 @@ class Gateway:
 
     async def _shutdown(
         self,
-        connectors: list[SerialNmeaConnector],
+        connectors: list[Connector],
         connector_tasks: list[asyncio.Task[None]],
         pipeline: Pipeline,
         pipeline_task: asyncio.Task[None],

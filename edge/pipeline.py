@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from edge.buffer import Buffer, BufferFullError
+from edge.buffer import Buffer, BufferFullError, EncodedGroup, encode_group
 from firmware_bridge.records import Record
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class BufferWriteError(RuntimeError):
 
 @dataclass(slots=True)
 class _Unit:
-    records: list[Record]
+    group: EncodedGroup
     future: asyncio.Future[list[int]] | None
 
 
@@ -75,7 +75,7 @@ class Pipeline:
         """Queue records for the next commit. Never blocks, so a reader callback can call it."""
         batch = list(records)
         if batch:
-            self._enqueue(_Unit(batch, None))
+            self._enqueue(_Unit(encode_group(batch), None))
 
     async def put(self, records: Sequence[Record]) -> list[int]:
         """Commit ``records`` (all or nothing) with the next group; their seqs once durable."""
@@ -83,16 +83,18 @@ class Pipeline:
             raise PipelineStoppedError("the gateway is shutting down")
         if not records:
             return []
+        # Encoding here, in the producer's turn, overlaps it with the commit on disk.
+        group = encode_group(records)
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         # Mark the outcome retrieved even if the caller gave up, so asyncio does not warn.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._enqueue(_Unit(list(records), future))
+        self._enqueue(_Unit(group, future))
         # shield: a caller giving up must not cancel the outcome others' commit will set.
         return await asyncio.shield(future)
 
     def _enqueue(self, unit: _Unit) -> None:
         self._units.append(unit)
-        self._pending += len(unit.records)
+        self._pending += len(unit.group.rows)
         self._arrived.set()
         if self._pending >= self._max_records:
             self._full.set()
@@ -138,7 +140,7 @@ class Pipeline:
             while self._units:
                 batch = self._take_batch()
                 try:
-                    results = await self._buffer.append_groups([u.records for u in batch])
+                    results = await self._buffer.append_encoded([u.group for u in batch])
                 except asyncio.CancelledError:
                     for unit in batch:
                         if unit.future is not None:
@@ -148,7 +150,7 @@ class Pipeline:
                     self._fail_waiters(batch, exc)
                     raise
                 del self._units[: len(batch)]
-                self._pending -= sum(len(u.records) for u in batch)
+                self._pending -= sum(len(u.group.rows) for u in batch)
                 self.commits += 1
                 for unit, result in zip(batch, results, strict=True):
                     self._settle(unit, result)
@@ -161,15 +163,15 @@ class Pipeline:
         batch: list[_Unit] = []
         total = 0
         for unit in self._units:
-            if batch and total + len(unit.records) > self._max_records:
+            if batch and total + len(unit.group.rows) > self._max_records:
                 break
             batch.append(unit)
-            total += len(unit.records)
+            total += len(unit.group.rows)
         return batch
 
     def _settle(self, unit: _Unit, result: list[int] | BufferFullError) -> None:
         if isinstance(result, list):
-            self.produced.update(record.kind.value for record in unit.records)
+            self.produced.update(unit.group.kinds)
             if unit.future is not None and not unit.future.done():
                 unit.future.set_result(result)
             return
@@ -177,8 +179,8 @@ class Pipeline:
             if not unit.future.done():
                 unit.future.set_exception(result)
             return
-        self.refused.update(record.kind.value for record in unit.records)
-        log.error("dropped %d submitted records: %s", len(unit.records), result)
+        self.refused.update(unit.group.kinds)
+        log.error("dropped %d submitted records: %s", len(unit.group.rows), result)
 
     def _fail_waiters(self, batch: list[_Unit], exc: Exception) -> None:
         """A failed transaction stored nothing: awaiting producers learn it now (they may retry);
@@ -189,4 +191,4 @@ class Pipeline:
             if not unit.future.done():
                 unit.future.set_exception(BufferWriteError(f"buffer write failed: {exc}"))
             self._units.remove(unit)
-            self._pending -= len(unit.records)
+            self._pending -= len(unit.group.rows)

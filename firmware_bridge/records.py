@@ -18,9 +18,12 @@ class RecordKind(StrEnum):
     TAG_READ = "tag_read"
     SCAN = "scan"
     ALARM = "alarm"
+    TAG_EVENT = "tag_event"
 
 
-BUSINESS_KINDS: frozenset[RecordKind] = frozenset({RecordKind.SCAN, RecordKind.ALARM})
+BUSINESS_KINDS: frozenset[RecordKind] = frozenset(
+    {RecordKind.SCAN, RecordKind.ALARM, RecordKind.TAG_EVENT}
+)
 """Kinds a gateway must never evict from its buffer; everything else is telemetry."""
 
 
@@ -107,6 +110,38 @@ class TagRead:
     kind: RecordKind = field(default=RecordKind.TAG_READ, init=False)
 
 
+class TagEventType(StrEnum):
+    ARRIVED = "arrived"
+    DEPARTED = "departed"
+    PASSED = "passed"
+
+
+class TagDirection(StrEnum):
+    """Through a dock door: ``in`` from the outside antenna towards the inside one."""
+
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class TagEvent:
+    """What the edge makes of a stream of TagReads: a tag arrived in or departed a reader's
+    zone, or passed through a dock door (with ``direction``). ``time`` is when it happened."""
+
+    reader_id: str
+    zone: str
+    epc_hex: str
+    event: TagEventType
+    time: datetime
+    first_seen: datetime
+    last_seen: datetime
+    read_count: int
+    epc_uri: str | None = None
+    direction: TagDirection | None = None
+    peak_rssi_dbm: float | None = None
+    kind: RecordKind = field(default=RecordKind.TAG_EVENT, init=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Scan:
     scanner_id: str
@@ -130,4 +165,4 @@ class Alarm:
     kind: RecordKind = field(default=RecordKind.ALARM, init=False)
 
 
-Record = Position | Measurement | TagRead | Scan | Alarm
+Record = Position | Measurement | TagRead | Scan | Alarm | TagEvent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -73,15 +74,14 @@ def plan_batch(batch: Batch, *, ack_seq: int) -> Plan:
     plan = Plan(batch.gateway_id, batch.last_seq)
     if batch.first_seq > ack_seq + 1:
         plan.gaps.append(Gap(ack_seq + 1, batch.first_seq - 1, NOT_SENT))
-    carried: list[int] = []
     gateway_id = plan.gateway_id
     rows = plan.rows
-    newest: dict[str, Row] = {}
-    for seq, raw in batch.records:
+    records = batch.records
+    start = max(batch.first_seq, ack_seq + 1)
+    for seq, raw in records:
         if seq <= ack_seq:
             plan.duplicates += 1
             continue
-        carried.append(seq)
         try:
             kind, row = wire_row(raw, gateway_id, seq)
         except RecordFormatError as exc:
@@ -94,16 +94,22 @@ def plan_batch(batch: Batch, *, ack_seq: int) -> Plan:
         if kind_rows is None:
             kind_rows = rows[kind] = []
         kind_rows.append(row)
-        if kind is RecordKind.POSITION:
-            # Seqs ascend within a batch, so a later row wins a tie on time.
-            previous = newest.get(row[_DEVICE])
-            if previous is None or row[_TIME] >= previous[_TIME]:
-                newest[row[_DEVICE]] = row
-    plan.newest_positions = {
-        device: row_dict(RecordKind.POSITION, row) for device, row in newest.items()
-    }
-    plan.gaps.extend(_missing(max(batch.first_seq, ack_seq + 1), batch.last_seq, carried))
+    plan.newest_positions = _newest(rows.get(RecordKind.POSITION, ()))
+    # Seqs ascend strictly within start..last_seq, so as many as the range holds cover it.
+    if len(records) - plan.duplicates < batch.last_seq - start + 1:
+        carried = [seq for seq, _ in records if seq >= start]
+        plan.gaps.extend(_missing(start, batch.last_seq, carried))
     return plan
+
+
+def _newest(positions: Iterable[Row]) -> dict[str, dict[str, Any]]:
+    """Each device's latest position row; seqs ascend, so a later row wins a tie on time."""
+    newest: dict[str, Row] = {}
+    for row in positions:
+        previous = newest.get(row[_DEVICE])
+        if previous is None or row[_TIME] >= previous[_TIME]:
+            newest[row[_DEVICE]] = row
+    return {device: row_dict(RecordKind.POSITION, row) for device, row in newest.items()}
 
 
 def _missing(start: int, end: int, carried: list[int]) -> list[Gap]:

@@ -3,16 +3,16 @@
 SQLAlchemy Core spent more time per row (dict binding, a type processor per datetime) than the
 database did. These statements run on the driver connection under the session's open
 transaction, so they commit or roll back with everything else the request wrote:
-SQLite gets one ``executemany`` with datetimes pre-rendered in SQLAlchemy's own SQLite text
-format; PostgreSQL gets one ``INSERT ... SELECT FROM unnest($1::type[], ...)`` statement,
-one array per column, instead of a statement per row.
+SQLite gets one ``executemany`` of the row tuples as they are (times already in the canonical
+UTC text SQLAlchemy's SQLite DATETIME stores, see :mod:`cloud.ingest.times`); PostgreSQL gets
+one ``INSERT ... SELECT FROM unnest($1::type[], ...)`` statement, one array per column, instead
+of a statement per row, and parses the time text itself (``AT TIME ZONE 'UTC'``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -60,6 +60,9 @@ def _postgres_insert(table: Table, columns: tuple[str, ...]) -> str:
         if _is_json(table, name):
             arrays.append(f"${index}::text[]")
             selected.append(f"{_quote(name)}::jsonb")
+        elif isinstance(table.c[name].type, UTCDateTime):
+            arrays.append(f"${index}::text[]")
+            selected.append(f"{_quote(name)}::timestamp AT TIME ZONE 'UTC'")
         else:
             arrays.append(f"${index}::{table.c[name].type.compile(dialect=dialect)}[]")
             selected.append(_quote(name))
@@ -70,51 +73,33 @@ def _postgres_insert(table: Table, columns: tuple[str, ...]) -> str:
     )
 
 
-def sqlite_datetime(value: datetime) -> str:
-    """``value`` in the text form SQLAlchemy's SQLite DATETIME stores (naive UTC)."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without the offset.
-    return value.isoformat(" ", "microseconds")[:26]
-
-
 def _json_text(value: Any) -> str:
     return json.dumps(value)
 
 
 @cache
-def _sqlite_converters(
-    table: Table, columns: tuple[str, ...]
-) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
-    out: list[tuple[int, Callable[[Any], Any]]] = []
-    for index, name in enumerate(columns):
-        if isinstance(table.c[name].type, UTCDateTime):
-            out.append((index, sqlite_datetime))
-        elif _is_json(table, name):
-            out.append((index, _json_text))
-    return tuple(out)
+def _json_indexes(table: Table, columns: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(index for index, name in enumerate(columns) if _is_json(table, name))
 
 
-def _sqlite_rows(table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> list[Row]:
-    converters = _sqlite_converters(table, columns)
-    if not converters:
-        return list(rows)
+def _sqlite_rows(table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> Sequence[Row]:
+    indexes = _json_indexes(table, columns)
+    if not indexes:
+        return rows
     out: list[Row] = []
     for row in rows:
         values = list(row)
-        for index, convert in converters:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
+        for index in indexes:
+            if values[index] is not None:
+                values[index] = _json_text(values[index])
         out.append(tuple(values))
     return out
 
 
 def _postgres_columns(table: Table, columns: tuple[str, ...], rows: Sequence[Row]) -> list[Any]:
     arrays: list[Any] = [list(values) for values in zip(*rows, strict=True)]
-    for index, name in enumerate(columns):
-        if _is_json(table, name):
-            arrays[index] = [None if v is None else _json_text(v) for v in arrays[index]]
+    for index in _json_indexes(table, columns):
+        arrays[index] = [None if v is None else _json_text(v) for v in arrays[index]]
     return arrays
 
 
@@ -134,5 +119,46 @@ async def insert_rows(
         return
     cursor = await driver.executemany(
         _sqlite_insert(table, columns), _sqlite_rows(table, columns, rows)
+    )
+    await cursor.close()
+
+
+@cache
+def _sqlite_upsert(table: Table, columns: tuple[str, ...], newer: str) -> str:
+    updates = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in columns)
+    return (
+        f"{_sqlite_insert(table, columns).rsplit(' ON CONFLICT', 1)[0]} "
+        f"ON CONFLICT ({_key(table)}) DO UPDATE SET {updates} "
+        f"WHERE excluded.{_quote(newer)} >= {_quote(table.name)}.{_quote(newer)}"
+    )
+
+
+@cache
+def _postgres_upsert(table: Table, columns: tuple[str, ...], newer: str) -> str:
+    updates = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in columns)
+    return (
+        f"{_postgres_insert(table, columns).rsplit(' ON CONFLICT', 1)[0]} "
+        f"ON CONFLICT ({_key(table)}) DO UPDATE SET {updates} "
+        f"WHERE excluded.{_quote(newer)} >= {_quote(table.name)}.{_quote(newer)}"
+    )
+
+
+async def upsert_newer_rows(
+    session: AsyncSession, table: Table, columns: tuple[str, ...], rows: Sequence[Row], newer: str
+) -> None:
+    """Insert ``rows``; a row whose key exists replaces it when its ``newer`` column is not
+    older. Keys must be unique within ``rows`` (PostgreSQL refuses to update a row twice)."""
+    if not rows:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if connection.dialect.name == "postgresql":
+        await driver.execute(
+            _postgres_upsert(table, columns, newer), *_postgres_columns(table, columns, rows)
+        )
+        return
+    cursor = await driver.executemany(
+        _sqlite_upsert(table, columns, newer), _sqlite_rows(table, columns, rows)
     )
     await cursor.close()

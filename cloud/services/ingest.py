@@ -12,6 +12,7 @@ from cloud.api_error import ApiError
 from cloud.ingest.envelope import Batch
 from cloud.ingest.plan import Plan, plan_batch
 from cloud.ingest.rows import COLUMNS
+from cloud.ingest.times import canonical_utc
 from cloud.models import (
     AlarmRow,
     Gateway,
@@ -23,8 +24,7 @@ from cloud.models import (
     Vehicle,
 )
 from cloud.schemas import IngestResult, RejectedRecord
-from cloud.services.bulk import insert_rows
-from cloud.services.sql import upsert_insert
+from cloud.services.bulk import insert_rows, upsert_newer_rows
 from cloud.telemetry.base import TelemetryStore
 from firmware_bridge.records import RecordKind
 from firmware_bridge.wire import format_time
@@ -143,16 +143,10 @@ async def _store(session: AsyncSession, plan: Plan, now: datetime) -> None:
 async def _upsert_vehicles(
     session: AsyncSession, newest: dict[str, dict[str, Any]], now: datetime
 ) -> None:
-    insert = upsert_insert(session, _VEHICLES)
-    current = _VEHICLES.c
-    statement = insert.on_conflict_do_update(
-        index_elements=["id"],
-        set_={name: insert.excluded[name] for name in _VEHICLE_COLUMNS},
-        # A late batch must not move a vehicle back to an older fix.
-        where=insert.excluded.time >= current.time,
-    )
+    # A late batch must not move a vehicle back to an older fix (the WHERE on time).
+    last_seen = canonical_utc(now)
     rows = [
-        {"id": device_id, "last_seen": now, **{k: row[k] for k in _VEHICLE_COLUMNS if k in row}}
+        (device_id, *(row[name] for name in _VEHICLE_COLUMNS[:-1]), last_seen)
         for device_id, row in newest.items()
     ]
-    await session.execute(statement, rows)
+    await upsert_newer_rows(session, _VEHICLES, ("id", *_VEHICLE_COLUMNS), rows, "time")

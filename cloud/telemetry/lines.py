@@ -19,14 +19,12 @@ Point design, so that writing the same record twice overwrites instead of duplic
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cloud.ingest.rows import COLUMNS, Row
+from cloud.ingest.times import epoch_us
 from firmware_bridge.records import RecordKind
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 _TAG_ESCAPES: Final = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\"})
 
 TELEMETRY_KINDS: Final = (RecordKind.POSITION, RecordKind.MEASUREMENT)
@@ -36,9 +34,10 @@ def _tag(value: str) -> str:
     return value.translate(_TAG_ESCAPES)
 
 
-def timestamp_ns(moment: datetime, seq: int) -> int:
-    """``moment`` in nanoseconds since the epoch with ``seq % 1000`` as the sub-µs digits."""
-    return (moment - _EPOCH) // _MICROSECOND * 1000 + seq % 1000
+def timestamp_ns(moment: str, seq: int) -> int:
+    """``moment`` (canonical UTC text) in nanoseconds since the epoch with ``seq % 1000`` as
+    the sub-µs digits."""
+    return epoch_us(moment) * 1000 + seq % 1000
 
 
 def _index(kind: RecordKind) -> dict[str, int]:

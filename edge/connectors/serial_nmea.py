@@ -11,12 +11,19 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import serial
 
+from device_profiles import load_profile
 from edge.config import NmeaGpsDevice
+from edge.connectors.serial_port import (
+    READ_SIZE,
+    ConnectorStatus,
+    close_quietly,
+    stopped_within,
+)
+from edge.gps_filter import GpsFilter, GpsLimits
 from firmware_bridge.nmea import (
     ChecksumError,
     FixAssembler,
@@ -31,7 +38,6 @@ from firmware_bridge.records import Position, Record
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 4096
 COUNTER_NAMES = (
     "positions",
     "checksum",
@@ -44,16 +50,20 @@ COUNTER_NAMES = (
 )
 
 
-class ConnectorStatus(StrEnum):
-    STARTING = "starting"
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    STOPPED = "stopped"
-
-
 def open_serial(device: NmeaGpsDevice) -> serial.Serial:
     # exclusive: a second reader on the same port would silently steal half of the bytes.
     return serial.Serial(device.port, baudrate=device.baudrate, timeout=0, exclusive=True)
+
+
+def gps_limits(device: NmeaGpsDevice) -> GpsLimits:
+    """The device's limits, each defaulting to its profile's."""
+    gps = load_profile(device.profile).gps
+    if gps is None:  # the config validator only accepts nmea0183 profiles, which have one
+        raise ValueError(f"profile {device.profile} has no [gps] section")
+    return GpsLimits(
+        max_hdop=device.max_hdop or gps.max_hdop,
+        max_speed_mps=device.max_speed_mps or gps.max_speed_mps,
+    )
 
 
 def _utc_now() -> datetime:
@@ -76,6 +86,7 @@ class SerialNmeaConnector:
         self._now = now
         self._open_port = open_port
         self._assembler = FixAssembler(device.vehicle_id)
+        self.gps_filter = GpsFilter(gps_limits(device))
         self._framer = LineFramer()
         self._framer_base = Counter[str]()
         self._counts = Counter[str]()
@@ -102,6 +113,7 @@ class SerialNmeaConnector:
             "status": self.status.value,
             "last_error": self.last_error,
             "counters": self.counters,
+            "rejected": self.gps_filter.counters(),
         }
 
     def stop(self) -> None:
@@ -125,7 +137,7 @@ class SerialNmeaConnector:
                 try:
                     lost = await self._read_until_lost(port)
                 finally:
-                    _close_quietly(port)
+                    close_quietly(port)
                 if lost is not None:
                     self._counts["disconnects"] += 1
                     self._disconnected(f"lost {self.device.port}: {lost}")
@@ -137,11 +149,7 @@ class SerialNmeaConnector:
             log.info("%s: stopped", self.name)
 
     async def _stopped_within(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+        return await stopped_within(self._stopping, seconds)
 
     def _connected(self) -> None:
         verb = "reopened" if self.status is ConnectorStatus.DISCONNECTED else "opened"
@@ -224,8 +232,9 @@ class SerialNmeaConnector:
         self._emit(self._assembler.flush())
 
     def _emit(self, results: list[Position | NoFix]) -> None:
-        positions = [r for r in results if isinstance(r, Position)]
-        self._counts["no_fix"] += len(results) - len(positions)
+        fixes = [r for r in results if isinstance(r, Position)]
+        self._counts["no_fix"] += len(results) - len(fixes)
+        positions = self.gps_filter.accept(fixes)
         self._counts["positions"] += len(positions)
         if positions:
             self._sink(positions)
@@ -235,10 +244,3 @@ class SerialNmeaConnector:
         self._framer_base["discarded_bytes"] += self._framer.discarded_bytes
         self._framer_base["overlong"] += self._framer.overlong_lines
         self._framer = LineFramer()
-
-
-def _close_quietly(port: serial.Serial) -> None:
-    try:
-        port.close()
-    except (serial.SerialException, OSError) as exc:
-        log.debug("closing a lost port failed: %s", exc)

@@ -95,3 +95,12 @@ def positions(device: str, first_seq: int, last_seq: int) -> list[dict[str, Any]
 def stored_view(record: Position, *, gateway_id: str, seq: int) -> dict[str, Any]:
     """What the position and track endpoints return for a stored position."""
     return {**record_to_wire(record), "gateway_id": gateway_id, "seq": seq}
+
+
+def stored_row(record: Record, *, seq: int, gateway_id: str = "gw") -> dict[str, Any]:
+    """The row dict ingest stores for ``record``: ``record_row`` with canonical UTC times."""
+    from cloud.ingest.plan import record_row
+    from cloud.ingest.times import canonical_utc
+
+    row = record_row(record, gateway_id=gateway_id, seq=seq)
+    return {k: canonical_utc(v) if isinstance(v, datetime) else v for k, v in row.items()}

@@ -15,7 +15,7 @@ from cloud.ingest.envelope import parse_batch
 from cloud.ingest.plan import EVICTED, NOT_SENT, Gap, Reject, plan_batch, record_row
 from cloud.ingest.rows import row_dict
 from firmware_bridge.records import RecordKind
-from tests.cloud.cloud_helpers import SCAN, batch, position, wire
+from tests.cloud.cloud_helpers import SCAN, batch, position, stored_row, wire
 
 
 def test_decode_body_plain_and_gzip() -> None:
@@ -49,8 +49,8 @@ def test_plan_mixes_duplicates_rejects_and_gaps() -> None:
     assert plan.gaps == [Gap(7, 7, EVICTED), Gap(9, 9, EVICTED)]
     as_dicts = {kind: [row_dict(kind, row) for row in rows] for kind, rows in plan.rows.items()}
     assert as_dicts == {
-        RecordKind.POSITION: [record_row(position("v", 5), gateway_id="gw", seq=5)],
-        RecordKind.SCAN: [record_row(SCAN, gateway_id="gw", seq=8)],
+        RecordKind.POSITION: [stored_row(position("v", 5), seq=5)],
+        RecordKind.SCAN: [stored_row(SCAN, seq=8)],
     }
     assert plan.newest_positions == {"v": as_dicts[RecordKind.POSITION][0]}
 

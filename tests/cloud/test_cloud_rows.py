@@ -7,11 +7,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.ingest.plan import record_row
-from cloud.ingest.rows import COLUMNS, row_dict, wire_row
+from cloud.ingest.rows import COLUMNS, TIME_COLUMNS, row_dict, wire_row
 from firmware_bridge.records import RecordKind
 from firmware_bridge.wire import RecordFormatError, record_from_wire, record_to_wire
-from tests.cloud.cloud_helpers import ALARM, MEASUREMENT, SCAN, TAG_READ, position
+from tests.cloud.cloud_helpers import ALARM, MEASUREMENT, SCAN, TAG_READ, position, stored_row
 
 FIELDS = sorted({name for columns in COLUMNS.values() for name in columns} - {"gateway_id"})
 GOOD = [record_to_wire(r) for r in (position("v", 3), MEASUREMENT, SCAN, ALARM, TAG_READ)]
@@ -50,7 +49,7 @@ def outcome_of_reference(data: Any) -> tuple[str, Any]:
         return ("error", str(exc))
     except Exception as exc:  # the reference's own non-format failures must match too
         return ("raised", f"{type(exc).__name__}: {exc}")
-    return ("row", (record.kind, record_row(record, gateway_id="gw", seq=9)))
+    return ("row", (record.kind, stored_row(record, seq=9)))
 
 
 def outcome_of_fast(data: Any) -> tuple[str, Any]:
@@ -72,7 +71,9 @@ def test_wire_row_matches_record_from_wire(data: Any) -> None:
 def test_wire_row_of_each_kind_is_the_record_row() -> None:
     for good in GOOD:
         kind, row = wire_row(good, "gw", 4)
-        assert row_dict(kind, row) == record_row(record_from_wire(good), gateway_id="gw", seq=4)
+        assert row_dict(kind, row) == stored_row(record_from_wire(good), seq=4)
+    kind, row = wire_row(record_to_wire(ALARM), "gw", 4)
+    assert [row[i] for i in TIME_COLUMNS[kind]] == ["2025-03-01 08:00:00.000000", None]
     kind, row = wire_row(record_to_wire(SCAN), "gw", 4)
     assert (kind, row[:4]) == (RecordKind.SCAN, ("gw", 4, "hh-1", "op-7"))
 
@@ -82,6 +83,8 @@ def test_wire_row_error_messages() -> None:
         ({"kind": "teleport"}, "kind: unknown record kind 'teleport'"),
         ([], "record must be a JSON object"),
         ({**GOOD[0], "lat": 91}, "lat: 91.0 is outside -90.0..90.0"),
+        ({**GOOD[0], "altitude_m": float("inf")}, "altitude_m: must be finite"),
+        ({**GOOD[0], "lon": float("nan")}, "lon: must be finite"),
         ({**GOOD[0], "fix_quality": "laser"}, "fix_quality: 'laser' is not a valid FixQuality"),
         ({**GOOD[2], "quantity": 2.5}, "quantity: expected an integer"),
         ({**GOOD[1], "device_id": None}, "device_id: required for measurement records"),

@@ -10,9 +10,8 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from edge.buffer import Buffer, BufferFullError, GroupResult
+from edge.buffer import Buffer, BufferFullError, EncodedGroup, GroupResult
 from edge.pipeline import BufferWriteError, Pipeline, PipelineStoppedError
-from firmware_bridge.records import Record
 from tests.edge.edge_factories import measurement, position, scan
 
 
@@ -24,9 +23,9 @@ class CountingBuffer(Buffer):
         self.transactions: list[int] = []
         self.committed_at: list[float] = []
 
-    async def append_groups(self, groups: Sequence[Sequence[Record]]) -> list[GroupResult]:
-        self.transactions.append(sum(len(g) for g in groups))
-        results = await super().append_groups(groups)
+    async def append_encoded(self, groups: Sequence[EncodedGroup]) -> list[GroupResult]:
+        self.transactions.append(sum(len(g.rows) for g in groups))
+        results = await super().append_encoded(groups)
         self.committed_at.append(time.monotonic())
         return results
 
@@ -143,11 +142,11 @@ async def test_a_failed_write_fails_waiting_puts_and_retries_submitted_records()
     class FailingOnce(Buffer):
         failures = 1
 
-        async def append_groups(self, groups: Sequence[Sequence[Record]]) -> list[GroupResult]:
+        async def append_encoded(self, groups: Sequence[EncodedGroup]) -> list[GroupResult]:
             if self.failures:
                 self.failures -= 1
                 raise sqlite3.OperationalError("disk I/O error")
-            return await super().append_groups(groups)
+            return await super().append_encoded(groups)
 
     async with FailingOnce.open(":memory:") as buf:
         pipeline = Pipeline(buf, max_delay_s=0.01, retry_delay_s=0.01)
