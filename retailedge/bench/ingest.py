@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.buffer import Buffer, record_source, serialize_payload
+from edge.eviction import evictable_flag
 from edge.pipeline import Pipeline
 from firmware_bridge.records import Record
 from retailedge.bench.stats import median, percentile
@@ -58,8 +59,16 @@ async def _pipeline_run(path: Path, records: Sequence[Record]) -> IngestRun:
 
 def _baseline_run(path: Path, records: Sequence[Record], rows_per_transaction: int) -> float:
     asyncio.run(_create_schema(path))
+    # Exactly the row the pipeline stores, eviction flag included (it feeds a partial index).
     rows = [
-        (seq, record.kind.value, record_source(record), time.time(), serialize_payload(record))
+        (
+            seq,
+            record.kind.value,
+            record_source(record),
+            time.time(),
+            serialize_payload(record),
+            evictable_flag(record.kind.value),
+        )
         for seq, record in enumerate(records, start=1)
     ]
     connection = sqlite3.connect(path, isolation_level=None)
@@ -70,8 +79,8 @@ def _baseline_run(path: Path, records: Sequence[Record], rows_per_transaction: i
         for start in range(0, len(rows), rows_per_transaction):
             connection.execute("BEGIN")
             connection.executemany(
-                "INSERT INTO outbox (seq, kind, device_id, created_at, payload) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (seq, kind, device_id, created_at, payload, evictable) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 rows[start : start + rows_per_transaction],
             )
             connection.execute("COMMIT")
