@@ -26,8 +26,8 @@ from firmware_bridge.records import Record, RecordKind
 from tests.edge.edge_factories import measurement, position, scan
 
 
-def test_business_split_is_scans_and_alarms() -> None:
-    assert {k.value for k in RecordKind if is_business(k.value)} == {"scan", "alarm"}
+def test_business_split_is_scans_tag_events_and_alarms() -> None:
+    assert {k.value for k in RecordKind if is_business(k.value)} == {"scan", "tag_event", "alarm"}
 
 
 def test_admit_counts_only_business_and_earlier_admitted_groups() -> None:

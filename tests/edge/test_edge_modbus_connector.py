@@ -16,7 +16,7 @@ from device_profiles import load_profile
 from edge.config import ModbusRtuDevice, ModbusSlave
 from edge.connectors.modbus_rtu import ModbusRtuConnector
 from edge.connectors.serial_port import ConnectorStatus
-from firmware_bridge.modbus import RegistersResponse, build_response
+from firmware_bridge.modbus import FunctionCode, RegistersResponse, build_response
 from firmware_bridge.modbus_registers import from_signed16
 from firmware_bridge.records import Measurement, Record
 from simulators.modbus_bus import (
@@ -207,11 +207,15 @@ async def test_offline_slave_comes_back_when_it_answers_again(tmp_path: Path) ->
 @pytest.mark.parametrize("answer", ["crc", "noise", "wrong_slave", "truncated_then_gone"])
 async def test_bad_answers_are_counted_never_read(tmp_path: Path, answer: str) -> None:
     link = tmp_path / "bus3"
-    good = build_response(RegistersResponse(1, 0x04, (from_signed16(-205), 555)))
+    good = build_response(
+        RegistersResponse(1, FunctionCode.READ_INPUT_REGISTERS, (from_signed16(-205), 555))
+    )
     replies = {
         "crc": good[:-1] + bytes((good[-1] ^ 0xFF,)),
         "noise": b"\x13\x37\x00",
-        "wrong_slave": build_response(RegistersResponse(9, 0x04, (1, 2))),
+        "wrong_slave": build_response(
+            RegistersResponse(9, FunctionCode.READ_INPUT_REGISTERS, (1, 2))
+        ),
         "truncated_then_gone": good[:4],
     }
     records: list[Record] = []
