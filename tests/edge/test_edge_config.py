@@ -146,10 +146,15 @@ def test_missing_token_sources_and_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "vehicles"), [("van-gateway.toml", ["van-01"]), ("warehouse-gateway.toml", [])]
+    ("name", "device_types"),
+    [
+        ("van-gateway.toml", ["nmea_gps"]),
+        ("warehouse-gateway.toml", []),
+        ("coldroom-dock-gateway.toml", ["modbus_rtu", "rfid_r2000"]),
+    ],
 )
-def test_shipped_example_configs_load(name: str, vehicles: list[str]) -> None:
+def test_shipped_example_configs_load(name: str, device_types: list[str]) -> None:
     example = PROJECT_ROOT / "deploy" / "configs" / name
     config = load_config(example, environ={"RETAILEDGE_GATEWAY_TOKEN": "t"})
     assert isinstance(config, GatewayConfig)
-    assert [d.vehicle_id for d in config.devices] == vehicles
+    assert [d.type for d in config.devices] == device_types
