@@ -33,7 +33,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # FULL: a commit is on disk before ingest acks it, so the gateway may delete what the cloud
     # acknowledged even if the server loses power (NORMAL in WAL mode can lose the last commits).
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import sqlite3
 import time
@@ -144,6 +145,8 @@ class Buffer:
         self._usage = Usage()
         self._evicted: Counter[str] = Counter()
         self._quarantined = 0
+        self._inflight: asyncio.Future[None] | None = None
+        """The commit queued by :meth:`append_now`, until it is done."""
 
     @classmethod
     @asynccontextmanager
@@ -299,12 +302,64 @@ class Buffer:
         return), evicting telemetry as the caps require. Per group: its seqs or the refusal."""
         return await self.append_encoded([encode_group(group) for group in groups])
 
+    def append_now(self, groups: Sequence[EncodedGroup]) -> asyncio.Future[list[GroupResult]] | None:
+        """Queue the append of ``groups`` to SQLite's thread at once, without awaiting anything,
+        when that is simple: no other transaction holds the buffer, no commit of this method is
+        still in flight, nothing must be evicted, no seq reservation is due. Returns None
+        otherwise (then use :meth:`append_encoded`). The future's outcome is that of
+        :meth:`append_encoded`; if it fails, nothing was stored and the seqs are reused.
+
+        Being synchronous, a caller can hand records to the disk the moment they arrive and
+        prepare the next ones while this commit runs in the other thread."""
+        if self._lock.locked() or self._inflight is not None or not groups:
+            return None
+        sizes = [GroupSize(g.business_records, g.business_bytes) for g in groups]
+        fits = admit(self._usage, sizes, self.caps)
+        results, rows, usage, last = self._assign(groups, fits, time.time())
+        if not rows:
+            return None
+        if self._seq_path is not None and last > self._reserved:
+            return None
+        need_records, need_bytes = overflow(usage, self.caps)
+        if need_records > 0 or need_bytes > 0:
+            return None
+        first, before = self._next_seq, self._usage
+        delta = _difference(usage, before)
+        self._next_seq, self._usage = last + 1, usage
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        outcome: asyncio.Future[list[GroupResult]] = loop.create_future()
+        self._inflight = done
+
+        def finished(commit: asyncio.Future[None]) -> None:
+            self._inflight = None
+            done.set_result(None)
+            if commit.cancelled():
+                outcome.cancel()
+                return
+            error = commit.exception()
+            if error is None:
+                outcome.set_result(results)
+                return
+            # Nothing else assigned seqs meanwhile: the other paths wait for this commit.
+            self._next_seq = first
+            self._usage = _difference(self._usage, delta)
+            outcome.set_exception(error)
+
+        _queue(self._db, _insert_rows, rows, last + 1).add_done_callback(finished)
+        return outcome
+
+    async def _settle_inflight(self) -> None:
+        if self._inflight is not None:
+            await asyncio.shield(self._inflight)
+
     async def append_encoded(self, groups: Sequence[EncodedGroup]) -> list[GroupResult]:
         """:meth:`append_groups` of groups already encoded with :func:`encode_group`."""
         if not any(group.rows for group in groups):
             return [[] for _ in groups]
         now = time.time()
         async with self._lock:
+            await self._settle_inflight()
             sizes = [GroupSize(g.business_records, g.business_bytes) for g in groups]
             fits = admit(self._usage, sizes, self.caps)
             try:
@@ -338,11 +393,12 @@ class Buffer:
             f"{self._usage.business_bytes} of {self.caps.max_bytes} bytes; retry later"
         )
 
-    async def _append_admitted(
+    def _assign(
         self, groups: Sequence[EncodedGroup], fits: list[bool], now: float
-    ) -> list[GroupResult]:
+    ) -> tuple[list[GroupResult], list[_OutboxRow], Usage, int]:
+        """Seqs and rows of the admitted groups, the usage once they are stored, the last seq."""
         results: list[GroupResult] = []
-        rows: list[tuple[int, str, str, float, str, int]] = []
+        rows: list[_OutboxRow] = []
         usage = dataclasses.replace(self._usage)
         seq = self._next_seq
         for group, ok in zip(groups, fits, strict=True):
@@ -360,9 +416,14 @@ class Buffer:
             usage.business_records += group.business_records
             usage.business_bytes += group.business_bytes
             seq += len(group.rows)
+        return results, rows, usage, seq - 1
+
+    async def _append_admitted(
+        self, groups: Sequence[EncodedGroup], fits: list[bool], now: float
+    ) -> list[GroupResult]:
+        results, rows, usage, last = self._assign(groups, fits, now)
         if not rows:
             return results
-        last = seq - 1
         if self._seq_path is not None and last > self._reserved:
             try:
                 await asyncio.to_thread(write_reserved, self._seq_path, last + BLOCK)
@@ -573,6 +634,25 @@ _INSERT: Final = (
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _T = TypeVar("_T")
+_OutboxRow = tuple[int, str, str, float, str, int]
+
+
+def _difference(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        a.records - b.records,
+        a.bytes - b.bytes,
+        a.business_records - b.business_records,
+        a.business_bytes - b.business_bytes,
+    )
+
+
+def _queue(db: aiosqlite.Connection, fn: Callable[..., _T], *args: object) -> asyncio.Future[_T]:
+    """Queue ``fn(connection, *args)`` on aiosqlite's thread now (no await in between, so the
+    statements run in the order they were queued); the future holds its outcome. This is what
+    aiosqlite's ``_execute`` does before awaiting."""
+    future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+    db._tx.put_nowait((future, functools.partial(fn, db._conn, *args)))
+    return future
 
 
 async def _in_thread(db: aiosqlite.Connection, fn: Callable[..., _T], *args: object) -> _T:
@@ -584,9 +664,7 @@ async def _in_thread(db: aiosqlite.Connection, fn: Callable[..., _T], *args: obj
     return result
 
 
-def _insert_rows(
-    conn: sqlite3.Connection, rows: list[tuple[int, str, str, float, str, int]], next_seq: int
-) -> None:
+def _insert_rows(conn: sqlite3.Connection, rows: list[_OutboxRow], next_seq: int) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(_INSERT, rows)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from edge.buffer import Buffer, BufferFullError, EncodedGroup, encode_group
+from edge.buffer import Buffer, BufferFullError, EncodedGroup, GroupResult, encode_group
 from firmware_bridge.records import Record
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,11 @@ class Pipeline:
         self._full = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._stopping = False
+        self._eager: list[_Unit] | None = None
+        """Units of the commit started by :meth:`_start_eager`, while it is on disk."""
+        self._eager_done = asyncio.Event()
+        self._eager_done.set()
+        self._eager_failed = False
         self.produced: Counter[str] = Counter()
         """Records committed to the buffer since start, per kind."""
         self.refused: Counter[str] = Counter()
@@ -98,6 +103,46 @@ class Pipeline:
         self._arrived.set()
         if self._pending >= self._max_records:
             self._full.set()
+        self._start_eager()
+
+    def _start_eager(self) -> None:
+        """With no batching delay, hand what is queued to the disk now when it is idle, so
+        records arriving meanwhile are encoded while this commit runs and form the next one."""
+        if (
+            self._eager is not None
+            or self._eager_failed
+            or self._max_delay_s > 0
+            or self._commit_lock.locked()
+            or not self._units
+        ):
+            return
+        batch = self._take_batch()
+        outcome = self._buffer.append_now([u.group for u in batch])
+        if outcome is None:
+            self._arrived.set()  # run() commits them the general way
+            return
+        del self._units[: len(batch)]
+        self._eager = batch
+        self._eager_done.clear()
+        outcome.add_done_callback(self._eager_finished)
+
+    def _eager_finished(self, outcome: asyncio.Future[list[GroupResult]]) -> None:
+        batch = self._eager
+        assert batch is not None
+        self._eager = None
+        self._eager_done.set()
+        if outcome.cancelled() or outcome.exception() is not None:
+            # Nothing was stored: put the units back in front, in order, for run() to retry
+            # the way it handles every failed write (eviction on a full disk, then backoff).
+            self._units[:0] = batch
+            self._eager_failed = True
+            self._arrived.set()
+            return
+        self._pending -= sum(len(u.group.rows) for u in batch)
+        self.commits += 1
+        for unit, result in zip(batch, outcome.result(), strict=True):
+            self._settle(unit, result)
+        self._start_eager()
 
     def stop(self) -> None:
         """Ask :meth:`run` to commit what is pending and return. Never cancel ``run``: a
@@ -113,6 +158,12 @@ class Pipeline:
         record of a group may in addition wait up to ``max_delay_s`` for company (0 = never)."""
         while True:
             await self._arrived.wait()
+            if self._eager is not None:
+                # The eager commit's completion starts the next one, or signals what it cannot.
+                if not self._stopping:
+                    self._arrived.clear()
+                await self._eager_done.wait()
+                continue
             if self._stopping and not self._units:
                 return
             if self._max_delay_s > 0 and self._pending < self._max_records and not self._stopping:
@@ -120,6 +171,7 @@ class Pipeline:
                     await asyncio.wait_for(self._full.wait(), self._max_delay_s)
             try:
                 await self._commit_pending()
+                self._eager_failed = False
             except (sqlite3.Error, OSError) as exc:
                 self.commit_failures += 1
                 log.error(
@@ -136,6 +188,7 @@ class Pipeline:
         await self._commit_pending()
 
     async def _commit_pending(self) -> None:
+        await self._eager_done.wait()
         async with self._commit_lock:
             while self._units:
                 batch = self._take_batch()
