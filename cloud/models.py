@@ -1,4 +1,4 @@
-"""ORM tables (SQLAlchemy 2 typed declarative). Alembic's 0001 migration mirrors this file."""
+"""ORM tables (SQLAlchemy 2 typed declarative). The Alembic migrations mirror this file."""
 
 from __future__ import annotations
 
@@ -128,6 +128,23 @@ class TagReadRow(_GatewayRecord, Base):
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     rssi_dbm: Mapped[float | None] = mapped_column(Float)
     epc_uri: Mapped[str | None] = mapped_column(String(256))
+
+
+class TagEventRow(_GatewayRecord, Base):
+    __tablename__ = "tag_events"
+    __table_args__ = (Index(None, "epc_hex", "time"), Index(None, "zone", "time"))
+
+    reader_id: Mapped[str] = mapped_column(String(128))
+    zone: Mapped[str] = mapped_column(String(128))
+    epc_hex: Mapped[str] = mapped_column(String(128))
+    event: Mapped[str] = mapped_column(String(16))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_count: Mapped[int] = mapped_column(Integer)
+    epc_uri: Mapped[str | None] = mapped_column(String(256))
+    direction: Mapped[str | None] = mapped_column(String(16))
+    peak_rssi_dbm: Mapped[float | None] = mapped_column(Float)
 
 
 class ScanRow(_GatewayRecord, Base):

@@ -84,6 +84,7 @@ class StoredCounts(BaseModel):
     tag_read: int
     scan: int
     alarm: int
+    tag_event: int
 
 
 class TelemetryStatus(BaseModel):

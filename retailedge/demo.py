@@ -36,7 +36,7 @@ from simulators.pty_port import PtyPort
 from simulators.routes import route_by_name
 from simulators.run_gps import run_gps_van
 
-RECORD_KINDS = ("position", "measurement", "tag_read", "scan", "alarm")
+RECORD_KINDS = ("position", "measurement", "tag_read", "scan", "alarm", "tag_event")
 GATEWAY_STOP_TIMEOUT_S = 60.0
 
 

@@ -10,7 +10,16 @@ from typing import Any, Final
 
 from cloud.ingest.envelope import Batch
 from cloud.ingest.rows import Row, row_dict, wire_row
-from firmware_bridge.records import Alarm, Measurement, Position, Record, RecordKind, Scan, TagRead
+from firmware_bridge.records import (
+    Alarm,
+    Measurement,
+    Position,
+    Record,
+    RecordKind,
+    Scan,
+    TagEvent,
+    TagRead,
+)
 from firmware_bridge.wire import RecordFormatError
 
 NOT_SENT: Final = "not sent by gateway"
@@ -54,7 +63,7 @@ class Plan:
 
 _COLUMNS: Final[dict[type[Any], tuple[str, ...]]] = {
     cls: tuple(item.name for item in dataclasses.fields(cls) if item.name != "kind")
-    for cls in (Position, Measurement, TagRead, Scan, Alarm)
+    for cls in (Position, Measurement, TagRead, Scan, Alarm, TagEvent)
 }
 
 

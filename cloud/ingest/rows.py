@@ -31,6 +31,9 @@ from firmware_bridge.records import (
     Scan,
     ScanOperation,
     Severity,
+    TagDirection,
+    TagEvent,
+    TagEventType,
     TagRead,
     Unit,
 )
@@ -45,6 +48,7 @@ _CLASSES: Final[dict[RecordKind, type[Any]]] = {
     RecordKind.TAG_READ: TagRead,
     RecordKind.SCAN: Scan,
     RecordKind.ALARM: Alarm,
+    RecordKind.TAG_EVENT: TagEvent,
 }
 _ENUMS: Final[dict[str, type[StrEnum]]] = {
     "fix_quality": FixQuality,
@@ -52,12 +56,24 @@ _ENUMS: Final[dict[str, type[StrEnum]]] = {
     "unit": Unit,
     "operation": ScanOperation,
     "severity": Severity,
+    "event": TagEventType,
+    "direction": TagDirection,
 }
-_TIME_FIELDS: Final = frozenset({"time", "started_at", "ended_at"})
+_TIME_FIELDS: Final = frozenset({"time", "started_at", "ended_at", "first_seen", "last_seen"})
 _FLOAT_FIELDS: Final = frozenset(
-    {"lat", "lon", "speed_mps", "course_deg", "hdop", "altitude_m", "value", "rssi_dbm"}
+    {
+        "lat",
+        "lon",
+        "speed_mps",
+        "course_deg",
+        "hdop",
+        "altitude_m",
+        "value",
+        "rssi_dbm",
+        "peak_rssi_dbm",
+    }
 )
-_INT_FIELDS: Final = frozenset({"satellites", "antenna"})
+_INT_FIELDS: Final = frozenset({"satellites", "antenna", "read_count"})
 _RANGES: Final[dict[str, tuple[float, float]]] = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
 
 

@@ -20,6 +20,7 @@ from cloud.models import (
     IngestReject,
     PositionRow,
     ScanRow,
+    TagEventRow,
     TagReadRow,
     Vehicle,
 )
@@ -34,6 +35,7 @@ TABLES: Final[dict[RecordKind, Table]] = {
     RecordKind.TAG_READ: TagReadRow.__table__,  # type: ignore[dict-item]
     RecordKind.SCAN: ScanRow.__table__,  # type: ignore[dict-item]
     RecordKind.ALARM: AlarmRow.__table__,  # type: ignore[dict-item]
+    RecordKind.TAG_EVENT: TagEventRow.__table__,  # type: ignore[dict-item]
 }
 """Kinds ingest always keeps in the database: fleet state and business records.
 Measurements go wherever the telemetry store puts them."""

@@ -14,6 +14,7 @@ from cloud.models import (
     MeasurementRow,
     PositionRow,
     ScanRow,
+    TagEventRow,
     TagReadRow,
 )
 from cloud.schemas import StatsPublic, StoredCounts
@@ -32,6 +33,7 @@ async def collect_stats(*, session: AsyncSession, telemetry: TelemetryStore) -> 
             tag_read=await _count(session, TagReadRow),
             scan=await _count(session, ScanRow),
             alarm=await _count(session, AlarmRow),
+            tag_event=await _count(session, TagEventRow),
         ),
         rejected=await _count(session, IngestReject),
         gaps=await _count(session, IngestGap),

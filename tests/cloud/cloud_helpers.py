@@ -19,6 +19,9 @@ from firmware_bridge.records import (
     Scan,
     ScanOperation,
     Severity,
+    TagDirection,
+    TagEvent,
+    TagEventType,
     TagRead,
     Unit,
 )
@@ -61,6 +64,29 @@ MEASUREMENT = Measurement("fridge-1", T0, Quantity.TEMPERATURE, 3.75, Unit.CELSI
 SCAN = Scan("hh-1", "op-7", ScanOperation.PICK, "09506000134352", 2, "A-01-03", T0)
 ALARM = Alarm("cold_chain", "fridge-1", Severity.WARNING, T0, None, {"max_c": 8.5})
 TAG_READ = TagRead("rdr-1", 2, "3034257BF7194E4000001A85", T0, -61.5, None)
+TAG_PASSED = TagEvent(
+    reader_id="dock-1",
+    zone="door-3",
+    epc_hex="3034257BF7194E4000001A85",
+    event=TagEventType.PASSED,
+    time=T0 + timedelta(seconds=2, microseconds=250_000),
+    first_seen=T0,
+    last_seen=T0 + timedelta(seconds=4, microseconds=500_000),
+    read_count=37,
+    epc_uri="urn:epc:id:sgtin:0614141.812345.6789",
+    direction=TagDirection.OUT,
+    peak_rssi_dbm=-48.5,
+)
+TAG_ARRIVED = TagEvent(
+    reader_id="shelf-2",
+    zone="cold-room",
+    epc_hex="E2801160600002084F6B5A11",
+    event=TagEventType.ARRIVED,
+    time=T0 + timedelta(minutes=1),
+    first_seen=T0 + timedelta(minutes=1),
+    last_seen=T0 + timedelta(minutes=1),
+    read_count=1,
+)
 
 
 def wire(record: Record, seq: int) -> dict[str, Any]:

@@ -62,7 +62,8 @@ async def stats(cloud: Cloud) -> dict[str, Any]:
 
 
 def counts(positions: int = 0, rejected: int = 0, gaps: int = 0, **kinds: int) -> dict[str, Any]:
-    stored = {"position": positions, "measurement": 0, "tag_read": 0, "scan": 0, "alarm": 0}
+    stored = dict.fromkeys(("measurement", "tag_read", "scan", "alarm", "tag_event"), 0)
+    stored["position"] = positions
     return {
         "stored": stored | kinds,
         "rejected": rejected,

@@ -10,10 +10,22 @@ from hypothesis import strategies as st
 from cloud.ingest.rows import COLUMNS, TIME_COLUMNS, row_dict, wire_row
 from firmware_bridge.records import RecordKind
 from firmware_bridge.wire import RecordFormatError, record_from_wire, record_to_wire
-from tests.cloud.cloud_helpers import ALARM, MEASUREMENT, SCAN, TAG_READ, position, stored_row
+from tests.cloud.cloud_helpers import (
+    ALARM,
+    MEASUREMENT,
+    SCAN,
+    TAG_ARRIVED,
+    TAG_PASSED,
+    TAG_READ,
+    position,
+    stored_row,
+)
 
 FIELDS = sorted({name for columns in COLUMNS.values() for name in columns} - {"gateway_id"})
-GOOD = [record_to_wire(r) for r in (position("v", 3), MEASUREMENT, SCAN, ALARM, TAG_READ)]
+GOOD = [
+    record_to_wire(r)
+    for r in (position("v", 3), MEASUREMENT, SCAN, ALARM, TAG_READ, TAG_PASSED, TAG_ARRIVED)
+]
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 json_values = st.recursive(
@@ -23,7 +35,8 @@ json_values = st.recursive(
 )
 plausible = st.sampled_from(
     ["position", "gps", "pick", "Cel", "temperature", "warning", "", "x", "2025-03-01T08:00:00Z",
-     "2025-03-01T08:00:00", "2025-03-01T08:00:00.5+02:00", "nonsense"]
+     "2025-03-01T08:00:00", "2025-03-01T08:00:00.5+02:00", "nonsense", "tag_event", "arrived",
+     "passed", "in", "out", "2025-03-01T08:00:01.123456Z"]
 )  # fmt: skip
 field_values = plausible | json_values | st.sampled_from([90.5, -181, 1e400, float("nan"), True])
 
@@ -76,6 +89,11 @@ def test_wire_row_of_each_kind_is_the_record_row() -> None:
     assert [row[i] for i in TIME_COLUMNS[kind]] == ["2025-03-01 08:00:00.000000", None]
     kind, row = wire_row(record_to_wire(SCAN), "gw", 4)
     assert (kind, row[:4]) == (RecordKind.SCAN, ("gw", 4, "hh-1", "op-7"))
+    kind, row = wire_row(record_to_wire(TAG_PASSED), "gw", 4)
+    assert (kind, [row[i] for i in TIME_COLUMNS[kind]]) == (
+        RecordKind.TAG_EVENT,
+        ["2025-03-01 08:00:02.250000", "2025-03-01 08:00:00.000000", "2025-03-01 08:00:04.500000"],
+    )
 
 
 def test_wire_row_error_messages() -> None:
@@ -89,6 +107,16 @@ def test_wire_row_error_messages() -> None:
         ({**GOOD[2], "quantity": 2.5}, "quantity: expected an integer"),
         ({**GOOD[1], "device_id": None}, "device_id: required for measurement records"),
         ({**GOOD[3], "evidence": []}, "evidence: expected an object"),
+        ({**GOOD[5], "zone": ""}, "zone: expected a non-empty string"),
+        ({**GOOD[5], "event": "entered"}, "event: 'entered' is not a valid TagEventType"),
+        ({**GOOD[5], "direction": "up"}, "direction: 'up' is not a valid TagDirection"),
+        ({**GOOD[5], "read_count": 3.0}, "read_count: expected an integer"),
+        ({**GOOD[5], "peak_rssi_dbm": "-40"}, "peak_rssi_dbm: expected a number"),
+        (
+            {**GOOD[5], "last_seen": "2025-03-01T08:00:00"},
+            ("last_seen: time has no timezone; send UTC with a Z suffix"),
+        ),
+        ({**GOOD[6], "first_seen": None}, "first_seen: required for tag_event records"),
     ]
     for data, message in cases:
         assert outcome_of_fast(data) == ("error", message) == outcome_of_reference(data)
