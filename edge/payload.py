@@ -34,7 +34,7 @@ from firmware_bridge.records import (
 )
 from firmware_bridge.wire import record_to_wire
 
-__all__ = ["EncodedGroup", "encode_group", "record_source", "serialize_payload"]
+__all__ = ["EncodedGroup", "Row", "encode_group", "record_source", "serialize_payload"]
 
 _OPTIONS: Final = orjson.OPT_UTC_Z
 
@@ -96,7 +96,7 @@ def _finite(values: tuple[object, ...]) -> bool:
     return all(not isinstance(v, float) or math.isfinite(v) for v in values)
 
 
-_Row = tuple[str, str, str, int]
+Row = tuple[str, str, str, int]
 """kind, device_id, payload, evictable flag."""
 
 
@@ -104,7 +104,7 @@ _Row = tuple[str, str, str, int]
 class EncodedGroup:
     """Records ready for one all-or-nothing append, with the sums admission and caps need."""
 
-    rows: list[_Row]
+    rows: list[Row]
     bytes: int
     business_records: int
     business_bytes: int
@@ -142,7 +142,7 @@ _LAYOUTS: Final[dict[type, tuple[str, Callable[[Any], str], int]]] = {
 
 def encode_group(records: Sequence[Record]) -> EncodedGroup:
     """Encode ``records`` once (pure CPU work a producer can do while a commit is on disk)."""
-    rows: list[_Row] = []
+    rows: list[Row] = []
     kinds: dict[str, int] = {}
     business_records = business_bytes = total = 0
     for record in records:

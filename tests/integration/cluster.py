@@ -211,8 +211,9 @@ _KIND_TABLES: dict[RecordKind, str] = {
     RecordKind.TAG_READ: "tag_reads",
     RecordKind.SCAN: "scans",
     RecordKind.ALARM: "alarms",
+    RecordKind.TAG_EVENT: "tag_events",
 }
-_TIME_COLUMNS = ("time", "started_at", "ended_at")
+_TIME_COLUMNS = ("time", "started_at", "ended_at", "first_seen", "last_seen")
 
 
 def _row_to_record(kind: RecordKind, row: sqlite3.Row) -> Record:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from firmware_bridge.records import Measurement
+from firmware_bridge.records import Measurement, TagEvent, TagEventType
 from retailedge.processes import Child, retailedge_command, start_child
 from tests.integration.cluster import (
     cloud_records,
@@ -72,6 +72,21 @@ def _config(tmp: Path, cloud_url: str, token: str, bus: Path, door: Path) -> Pat
     return path
 
 
+def _expected_passes(door_log: list[dict[str, Any]]) -> dict[str, str]:
+    """EPC -> direction for every tag of a pass the reader saw on both door antennas."""
+    antennas: dict[str, set[int]] = {}
+    for line in door_log:
+        if line["event"] == "read":
+            antennas.setdefault(line["epc_hex"], set()).add(int(line["antenna"]))
+    return {
+        tag["epc_hex"]: load["direction"]
+        for load in door_log
+        if load["event"] == "pass"
+        for tag in load["tags"]
+        if antennas.get(tag["epc_hex"]) == {1, 2}
+    }
+
+
 def _simulator(tmp: Path, name: str, *args: str) -> Child:
     return start_child(
         name, retailedge_command("simulate", *args), tmp / "logs" / f"{name.replace(' ', '-')}.log"
@@ -109,6 +124,15 @@ def test_modbus_measurements_arrive_exactly_and_the_door_gives_events(
             return count
 
         wait_until(lambda: produced("measurement") == len(served), 15, "all measurements")
+        expected_passes = _expected_passes(read_jsonl(door_log))
+        assert expected_passes, "the portal read no tag on both antennas"
+
+        def passed() -> int:
+            door = gateway_status(gateway_dir).get("connectors", {}).get("dock-door-1", {})
+            count: int = door.get("events", {}).get("passed", 0)
+            return count
+
+        wait_until(lambda: passed() == len(expected_passes), 15, "a passed event per tag")
         status = gateway_status(gateway_dir)
         gateway.process.send_signal(signal.SIGTERM)
         assert gateway.process.wait(timeout=60) == 0, gateway.tail()
@@ -131,6 +155,19 @@ def test_modbus_measurements_arrive_exactly_and_the_door_gives_events(
         for device_id in ("probe-1", "probe-2", "probe-3"):
             assert [g for g in got if g[0] == device_id] == [w for w in want if w[0] == device_id]
         assert len(got) == len(want)
+
+        tag_events = [r for r in measurements if isinstance(r, TagEvent)]
+        cloud_passes = {
+            e.epc_hex: e.direction.value if e.direction else None
+            for e in tag_events
+            if e.event is TagEventType.PASSED
+        }
+        assert cloud_passes == expected_passes
+        assert all(e.zone == "dock-1" and e.reader_id == "dock-door-1" for e in tag_events)
+        arrivals = {e.epc_hex for e in tag_events if e.event is TagEventType.ARRIVED}
+        assert arrivals == {
+            line["epc_hex"] for line in read_jsonl(door_log) if line["event"] == "read"
+        }
     finally:
         for child in [*children, *([gateway] if gateway else []), cloud.child]:
             asyncio.run(child.stop(timeout_s=10))
