@@ -93,9 +93,12 @@ def _fields(profile: DeviceProfile) -> Iterator[Problem]:
 
 
 def _settings(profile: DeviceProfile) -> Iterator[Problem]:
+    measured = {spec.quantity for spec in profile.fields}
     seen: dict[int, str] = {}
     for index, setting in enumerate(profile.settings):
         path = f"settings[{index}]"
+        if any(earlier.name == setting.name for earlier in profile.settings[:index]):
+            yield Problem(f"{path}.name", f"duplicate setting name {setting.name!r}")
         other = seen.setdefault(setting.address, setting.name)
         if other != setting.name:
             yield Problem(f"{path}.register", f"{setting.address:#06x} already holds {other!r}")
@@ -108,6 +111,15 @@ def _settings(profile: DeviceProfile) -> Iterator[Problem]:
             )
         elif not low <= setting.default <= high:
             yield Problem(f"{path}.default", f"{setting.default} is outside [{low}, {high}]")
+        if setting.corrects is not None:
+            expected_unit = QUANTITY_UNITS[setting.corrects]
+            if setting.corrects not in measured:
+                yield Problem(f"{path}.corrects", f"{profile.model} does not measure it")
+            elif setting.unit is not expected_unit:
+                yield Problem(
+                    f"{path}.unit",
+                    f"a {setting.corrects.value} correction is in {expected_unit.value!r}",
+                )
 
 
 def _alarms(profile: DeviceProfile) -> Iterator[Problem]:

@@ -73,7 +73,11 @@ class RegisterFieldSpec(_Model):
 
 
 class SettingSpec(_Model):
-    """A writable configuration holding register (function 06), e.g. the slave address."""
+    """A writable configuration holding register (function 06), e.g. the slave address.
+
+    Its engineering value is ``raw * scale``; a gateway config names settings by ``name`` and
+    gives engineering values.
+    """
 
     name: Annotated[str, Field(min_length=1)]
     address: Annotated[int, Field(ge=0, le=0xFFFF, alias="register")]
@@ -81,6 +85,19 @@ class SettingSpec(_Model):
     range: Annotated[tuple[int, int], _LAX]
     """Inclusive [min, max] the device accepts, as a (signed for s16) integer."""
     default: int
+    scale: Annotated[float, Field(gt=0)] = 1.0
+    unit: Annotated[Unit, _LAX] | None = None
+    corrects: Annotated[Quantity, _LAX] | None = None
+    """The setting is an offset the device adds to its reading of this quantity."""
+    link: bool = False
+    """The setting decides how the device is reached (address, baud): writing it would cut the
+    device off the bus, so a gateway never writes it."""
+
+    @property
+    def valid(self) -> tuple[float, float]:
+        """The accepted range in engineering units."""
+        low, high = self.range
+        return low * self.scale, high * self.scale
 
 
 class ModbusSettings(_Model):

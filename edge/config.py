@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from device_profiles import Codec, ProfileError, load_profile
+from device_profiles.modbus_settings import SettingError, setting_writes
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -219,6 +221,9 @@ class ModbusSlave(_Section):
     """Device id of the probe's measurements."""
     profile: NonEmpty | None = None
     """Register map of this probe when it differs from the bus's profile."""
+    settings: dict[str, Annotated[float, Strict()]] = {}
+    """Profile settings to write (function 06) whenever the probe is reached, e.g.
+    ``{ temperature_correction = -0.5 }``; engineering units, checked against the profile."""
 
     @field_validator("profile")
     @classmethod
@@ -269,6 +274,18 @@ class ModbusRtuDevice(_Section):
         _check_reopen(self.reopen_initial_s, self.reopen_max_s)
         if self.retry_max_s < self.retry_initial_s:
             raise ValueError("retry_max_s must be >= retry_initial_s")
+        return self
+
+    @model_validator(mode="after")
+    def _settings_writable(self) -> ModbusRtuDevice:
+        for index, slave in enumerate(self.slaves):
+            if not slave.settings:
+                continue
+            profile = load_profile(slave.profile or self.profile)
+            try:
+                setting_writes(profile, slave.settings)
+            except SettingError as exc:
+                raise ValueError(f"slaves[{index}].settings.{exc.name}: {exc}") from None
         return self
 
 

@@ -3,10 +3,12 @@
 Each probe answers 03/04/06 from the register map of its device profile, serving a seeded,
 slowly varying cold-room climate (around 2-4 degC). Behaviours make the bad cases real: a
 ``drift`` probe warms out of band, a ``silent`` probe never answers (the master times out), an
-``exception`` probe answers every request with "illegal data address". Frames are delimited the
-RTU way, by at least 3.5 character times of line silence; CRC errors and requests for absent
-slaves get no answer, as on a real bus. The pure part (:class:`ModbusBus`) maps a request frame
-and a time to a reply; :func:`run_modbus_bus` moves bytes between it and a pseudo-terminal.
+``exception`` probe answers every request with "illegal data address". A correction setting
+written with 06 (``corrects`` in the profile) shifts the value served, as on the device. Frames
+are delimited the RTU way, by at least 3.5 character times of line silence; CRC errors and
+requests for absent slaves get no answer, as on a real bus. The pure part (:class:`ModbusBus`)
+maps a request frame and a time to a reply; :func:`run_modbus_bus` moves bytes between it and
+a pseudo-terminal.
 """
 
 from __future__ import annotations
@@ -151,7 +153,8 @@ class SimulatedProbe:
         image: dict[int, int] = {}
         for spec in self.profile.fields:
             if spec.table is table:
-                words = encode_value(spec, self.climate.value(spec.quantity, elapsed_s))
+                value = self.climate.value(spec.quantity, elapsed_s)
+                words = encode_value(spec, value + self.correction(spec.quantity))
                 image.update(
                     zip(range(spec.address, spec.address + spec.width), words, strict=True)
                 )
@@ -160,6 +163,14 @@ class SimulatedProbe:
                 value = self.settings[setting.address]
                 image[setting.address] = from_signed16(value) if setting.type == "s16" else value
         return image
+
+    def correction(self, quantity: Quantity) -> float:
+        """What the probe's written correction settings add to its reading of ``quantity``."""
+        return sum(
+            self.settings[setting.address] * setting.scale
+            for setting in self.profile.settings
+            if setting.corrects is quantity
+        )
 
     def answer(self, request: ReadRequest | WriteRequest, elapsed_s: float) -> Reply:
         behaviour = self.spec.behaviour

@@ -4,7 +4,9 @@ One request at a time (the line is half-duplex): wait until the line has been si
 send the request, feed the answer to a :class:`ResponseReader` until it is whole, bad, or the
 per-request timeout passes. Waits end through futures resolved by the reader callback or by
 ``loop.call_later``; nothing is cancelled mid-read, so no received byte is thrown away.
-Values outside a field's valid range are counted and never emitted.
+Values outside a field's valid range are counted and never emitted. Configured settings are
+written (function 06) before a slave's first read and again after it was offline; each echo is
+checked against the request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import serial
 
 from device_profiles import DeviceProfile, load_profile
 from device_profiles.modbus_map import RegisterBlock, decode_block
+from device_profiles.modbus_settings import SettingWrite, setting_writes
 from edge.config import ModbusRtuDevice
 from edge.connectors.modbus_slaves import SlaveState, SlaveStatus, Timing, new_slave, next_due
 from edge.connectors.serial_port import (
@@ -38,6 +41,8 @@ from firmware_bridge.modbus import (
     ExceptionResponse,
     ModbusError,
     RegistersResponse,
+    Request,
+    WriteResponse,
     build_request,
 )
 from firmware_bridge.modbus_framing import (
@@ -111,15 +116,11 @@ class ModbusRtuConnector:
         )
         self._silence_s = inter_frame_silence_s(settings.baudrate)
         self._char_s = character_time_s(settings.baudrate)
-        self.slaves = [
-            new_slave(
-                slave.address,
-                slave.id,
-                self.profile if slave.profile is None else load_profile(slave.profile),
-                due_s=-math.inf,
-            )
-            for slave in device.slaves
-        ]
+        self.slaves = []
+        for slave in device.slaves:
+            profile = self.profile if slave.profile is None else load_profile(slave.profile)
+            writes = setting_writes(profile, slave.settings)
+            self.slaves.append(new_slave(slave.address, slave.id, profile, -math.inf, writes))
         self._pending: _Pending | None = None
         self._last_activity_s = -math.inf
         self._counts = Counter[str]()
@@ -141,7 +142,8 @@ class ModbusRtuConnector:
         totals["disconnects"] = self._link.disconnects
         names = ("polls", "readings", "timeouts", "crc_errors", "frame_errors", "exceptions")
         more = ("out_of_range", "unexpected_bytes", "disconnects")
-        return {name: totals[name] for name in (*names, *more)}
+        writes = ("setting_writes", "setting_exceptions", "setting_mismatches")
+        return {name: totals[name] for name in (*names, *more, *writes)}
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -193,31 +195,79 @@ class ModbusRtuConnector:
         if slave.due_s == -math.inf:
             slave.due_s = loop.time()
         slave.counts["polls"] += 1
-        for block in slave.blocks:
-            outcome = await self._transact(reader, block, slave.address)
-            if outcome is None:
-                if slave.missed(self.timing):
-                    log.warning(
-                        "%s: slave %d (%s) stopped answering after %d requests; marked offline, "
-                        "retrying from every %.1f s - check its wiring, power and address",
-                        self.name,
-                        slave.address,
-                        slave.device_id,
-                        slave.misses,
-                        self.timing.retry_initial_s,
-                    )
-                slave.last_error = f"no answer within {self.timeout_s:g} s"
-                break
-            self._record(slave, block, outcome)
+        if await self._apply_settings(slave, reader):
+            for block in slave.blocks:
+                outcome = await self._transact(reader, block.request(slave.address))
+                if outcome is None:
+                    self._missed(slave)
+                    break
+                self._record(slave, block, outcome)
         slave.schedule_next(loop.time(), self.timing)
+
+    async def _apply_settings(self, slave: SlaveState, reader: PortReader) -> bool:
+        """Write the slave's pending settings; False when one went unanswered."""
+        for write in list(slave.settings_pending):
+            outcome = await self._transact(reader, write.request(slave.address))
+            if outcome is None:
+                self._missed(slave)
+                return False
+            self._record_write(slave, write, outcome)
+        return True
+
+    def _missed(self, slave: SlaveState) -> None:
+        if slave.missed(self.timing):
+            log.warning(
+                "%s: slave %d (%s) stopped answering after %d requests; marked offline, "
+                "retrying from every %.1f s - check its wiring, power and address",
+                self.name,
+                slave.address,
+                slave.device_id,
+                slave.misses,
+                self.timing.retry_initial_s,
+            )
+        slave.last_error = f"no answer within {self.timeout_s:g} s"
+
+    def _answered(self, slave: SlaveState) -> None:
+        if slave.status is SlaveStatus.OFFLINE:
+            log.info("%s: slave %d (%s) answers again", self.name, slave.address, slave.device_id)
+        slave.answered()
+
+    def _record_write(self, slave: SlaveState, write: SettingWrite, outcome: Outcome) -> None:
+        if isinstance(outcome, Complete):
+            self._answered(slave)
+            echo = outcome.response
+            assert isinstance(echo, WriteResponse)  # the reader checked the function
+            if (echo.address, echo.value) == (write.address, write.word):
+                slave.setting_applied(write)
+                return
+            reason = (
+                f"echo {echo.value:#06x} at {echo.address:#06x}, "
+                f"wrote {write.word:#06x} at {write.address:#06x}"
+            )
+            slave.setting_failed(write, "setting_mismatches", reason, final=True)
+        elif isinstance(outcome, ExceptionResponse):
+            self._answered(slave)
+            reason = f"{outcome.name} ({outcome.code:#04x})"
+            slave.setting_failed(write, "setting_exceptions", reason, final=True)
+        elif isinstance(outcome, CrcError):
+            slave.setting_failed(write, "crc_errors", str(outcome), final=False)
+            return
+        else:
+            slave.setting_failed(write, "frame_errors", str(outcome), final=False)
+            return
+        log.warning(
+            "%s: slave %d (%s) did not take %s = %g: %s",
+            self.name,
+            slave.address,
+            slave.device_id,
+            write.name,
+            write.value,
+            slave.settings_failed[write.name],
+        )
 
     def _record(self, slave: SlaveState, block: RegisterBlock, outcome: Outcome) -> None:
         if isinstance(outcome, Complete):
-            if slave.status is SlaveStatus.OFFLINE:
-                log.info(
-                    "%s: slave %d (%s) answers again", self.name, slave.address, slave.device_id
-                )
-            slave.answered()
+            self._answered(slave)
             response = outcome.response
             assert isinstance(response, RegistersResponse)  # the reader checked the function
             readings, rejected = decode_block(
@@ -242,13 +292,12 @@ class ModbusRtuConnector:
             slave.counts["frame_errors"] += 1
             slave.last_error = str(outcome)
 
-    async def _transact(self, reader: PortReader, block: RegisterBlock, address: int) -> Outcome:
+    async def _transact(self, reader: PortReader, request: Request) -> Outcome:
         loop = asyncio.get_running_loop()
         quiet = self._last_activity_s + self._silence_s - loop.time()
         if quiet > 0:
             await self._idle(quiet, reader.lost)
             _raise_if_lost(reader)
-        request = block.request(address)
         frame = build_request(request)
         done: asyncio.Future[Outcome] = loop.create_future()
         self._pending = _Pending(ResponseReader.for_request(request), done)

@@ -5,6 +5,10 @@ time: an answering slave is polled every ``poll_interval_s``; one that missed ``
 requests in a row is marked offline and retried after an exponentially growing pause, so a dead
 probe costs the line one timeout per retry instead of one per cycle, and the others keep their
 cadence.
+
+Configured settings (function 06) are written when a slave is first reached and again after it
+was offline, since a probe that lost power or was swapped may have forgotten them. A write the
+probe refuses (exception response) or echoes wrongly is not retried until then.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from device_profiles import DeviceProfile
 from device_profiles.modbus_map import RegisterBlock, read_blocks
+from device_profiles.modbus_settings import SettingWrite
 from firmware_bridge.records import Measurement
 from firmware_bridge.wire import format_time
 
@@ -28,6 +33,9 @@ SLAVE_COUNTERS = (
     "frame_errors",
     "exceptions",
     "out_of_range",
+    "setting_writes",
+    "setting_exceptions",
+    "setting_mismatches",
 )
 
 
@@ -59,6 +67,10 @@ class SlaveState:
     exception_codes: Counter[str] = field(default_factory=Counter)
     last_readings: dict[str, Any] = field(default_factory=dict)
     last_error: str | None = None
+    settings: tuple[SettingWrite, ...] = ()
+    settings_pending: list[SettingWrite] = field(default_factory=list)
+    settings_applied: dict[str, float] = field(default_factory=dict)
+    settings_failed: dict[str, str] = field(default_factory=dict)
 
     def answered(self) -> None:
         """The slave put a valid frame on the line (a reading or an exception response)."""
@@ -73,6 +85,7 @@ class SlaveState:
         self.misses += 1
         if self.status is not SlaveStatus.OFFLINE and self.misses >= timing.offline_after:
             self.status = SlaveStatus.OFFLINE
+            self.settings_pending = list(self.settings)
             return True
         return False
 
@@ -88,6 +101,24 @@ class SlaveState:
             return
         # Keep the cadence; a slave that fell behind is polled at once but not in a burst.
         self.due_s = max(self.due_s + timing.poll_interval_s, now_s)
+
+    def setting_applied(self, write: SettingWrite) -> None:
+        """The probe echoed ``write`` exactly."""
+        self.counts["setting_writes"] += 1
+        self.settings_applied[write.name] = write.value
+        self.settings_failed.pop(write.name, None)
+        self.settings_pending.remove(write)
+
+    def setting_failed(
+        self, write: SettingWrite, counter: str, reason: str, *, final: bool
+    ) -> None:
+        """``write`` did not take: ``final`` when retrying before the next reconnect is futile."""
+        self.counts[counter] += 1
+        self.settings_applied.pop(write.name, None)
+        self.settings_failed[write.name] = reason
+        self.last_error = f"setting {write.name}: {reason}"
+        if final:
+            self.settings_pending.remove(write)
 
     def remember(self, readings: list[Measurement]) -> None:
         for reading in readings:
@@ -106,11 +137,30 @@ class SlaveState:
             "last_error": self.last_error,
             "counters": {name: self.counts[name] for name in SLAVE_COUNTERS},
             "exception_codes": dict(self.exception_codes),
+            "settings": {
+                "applied": dict(self.settings_applied),
+                "failed": dict(self.settings_failed),
+                "pending": [write.name for write in self.settings_pending],
+            },
         }
 
 
-def new_slave(address: int, device_id: str, profile: DeviceProfile, due_s: float) -> SlaveState:
-    return SlaveState(address, device_id, profile, read_blocks(profile), due_s=due_s)
+def new_slave(
+    address: int,
+    device_id: str,
+    profile: DeviceProfile,
+    due_s: float,
+    settings: tuple[SettingWrite, ...] = (),
+) -> SlaveState:
+    return SlaveState(
+        address,
+        device_id,
+        profile,
+        read_blocks(profile),
+        due_s=due_s,
+        settings=settings,
+        settings_pending=list(settings),
+    )
 
 
 def next_due(slaves: list[SlaveState]) -> SlaveState:
