@@ -1,4 +1,11 @@
-"""Send the buffer to the cloud, oldest first, one batch in flight, deleting only what was acked."""
+"""Send the buffer to the cloud, oldest first, one batch in flight, deleting only what was acked.
+
+Pipelined: while a request is in flight the next batch (the records after it) is peeked, encoded
+and compressed, and the local delete of the previous acknowledged batch runs. The prepared batch
+is sent only when the cloud acknowledged the whole batch before it and the buffer lost nothing
+meanwhile (no eviction, no quarantine); then it is exactly what a fresh peek would give. Any other
+answer throws it away and the next batch is peeked afresh.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -16,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from edge.batch import batch_body, clock_skew_s, gzip_body
-from edge.buffer import Buffer, BufferedRecord
+from edge.batch import PackedRecords, clock_skew_s, pack_records, seal_body, take_batch
+from edge.buffer import Buffer, BufferedRecord, BufferStats
 from edge.config import UplinkSettings
 from edge.uplink_split import probe, suspects
 from firmware_bridge.wire import parse_time
@@ -78,6 +86,38 @@ class _Exchange:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class _Losses:
+    """The buffer's counters of records removed other than by an ack: a batch peeked under
+    the same counters as now still holds every record it peeked."""
+
+    evicted: tuple[tuple[str, int], ...]
+    quarantined: int
+
+    @classmethod
+    def of(cls, stats: BufferStats) -> _Losses:
+        return cls(tuple(sorted(stats.evicted.items())), stats.quarantined)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    records: list[BufferedRecord]
+    packed: PackedRecords
+    losses: _Losses
+    """The buffer's loss counters before the peek."""
+
+    @property
+    def last_seq(self) -> int:
+        return self.records[-1].seq
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    batch: _Batch
+    after_seq: int
+    limit: int
+
+
 def backoff_delay(
     failures: int, initial_s: float, max_s: float, rng: Callable[[], float] = random.random
 ) -> float:
@@ -129,6 +169,14 @@ class Uplink:
         self._summary_at = -SUMMARY_EVERY_S  # the first ack is logged at once
         self._summary_records = 0
         self._summary_batches = 0
+        self._prepared: asyncio.Task[_Prepared | None] | None = None
+        """The batch after the one in flight, being prepared."""
+        self._unapplied: tuple[int, _Batch] | None = None
+        """A whole batch the cloud acknowledged (ack seq, batch) not yet deleted locally."""
+        self._deleting: asyncio.Task[None] | None = None
+        self.prepared_sent = 0
+        """Batches sent as prepared during the previous request."""
+        self.prepared_discarded = 0
 
     def next_delay(self) -> float:
         """How long to wait before the next attempt, given the last outcome."""
@@ -153,12 +201,16 @@ class Uplink:
 
     async def run(self) -> None:
         """Send until :meth:`stop`."""
-        while not self._stopping.is_set():
-            await self.send_once(wait_for_full=True)
-            delay = self.next_delay()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+        try:
+            while not self._stopping.is_set():
+                await self._step(None, wait_for_full=True)
+                delay = self.next_delay()
+                if delay > 0:
+                    await self._settle()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), delay)
+        finally:
+            await self._settle()
 
     # A deadline parameter rather than asyncio.timeout(): cancelling mid-ack would abort a
     # buffer transaction, whereas the deadline only shortens each request.
@@ -166,25 +218,46 @@ class Uplink:
         """Send until the buffer is empty (True) or ``timeout`` seconds passed (False)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (remaining := deadline - loop.time()) > 0:
-            outcome = await self.send_once(request_timeout=remaining)
-            if outcome is Outcome.EMPTY:
-                return True
-            delay = self.next_delay() if outcome is not Outcome.ACKED else 0.0
-            if delay > 0:
-                await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                outcome = await self._step(remaining, wait_for_full=False)
+                if outcome is Outcome.EMPTY:
+                    return True
+                delay = self.next_delay() if outcome is not Outcome.ACKED else 0.0
+                if delay > 0:
+                    await self._settle()
+                    await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+        finally:
+            await self._settle()
         return (await self._buffer.stats()).records == 0
 
     async def send_once(
         self, request_timeout: float | None = None, *, wait_for_full: bool = False
     ) -> Outcome:
-        """Send the oldest batch once and apply the answer. With ``wait_for_full``, a batch that
-        is neither full nor older than batch_max_age_s is held back (Outcome.WAITING)."""
+        """Send the oldest batch once and apply the answer, the local delete included. With
+        ``wait_for_full``, a batch that is neither full nor older than batch_max_age_s is held
+        back (Outcome.WAITING). :meth:`run` and :meth:`drain` pipeline; this does not."""
+        try:
+            return await self._step(request_timeout, wait_for_full=wait_for_full)
+        finally:
+            await self._settle()
+
+    async def _settle(self) -> None:
+        """Drop the prepared batch and finish the pending local delete."""
+        await self._discard_prepared()
+        await self._apply_pending_delete()
+
+    async def _step(self, request_timeout: float | None, *, wait_for_full: bool) -> Outcome:
         async with self._in_flight:
-            if self._suspect_upto is not None:
-                outcome = await self._send_probe(request_timeout)
-            else:
-                outcome = await self._send_oldest(request_timeout, wait_for_full)
+            try:
+                if self._suspect_upto is not None:
+                    await self._settle()
+                    outcome = await self._send_probe(request_timeout)
+                else:
+                    outcome = await self._send_oldest(request_timeout, wait_for_full)
+            except BaseException:
+                await self._discard_prepared()
+                raise
         self._last_outcome = outcome
         if outcome in (Outcome.FAILED, Outcome.UNAUTHORIZED):
             self.stats.failed_attempts += 1
@@ -200,17 +273,133 @@ class Uplink:
         return outcome
 
     async def _send_oldest(self, request_timeout: float | None, wait_for_full: bool) -> Outcome:
-        records = await self._buffer.peek(self.batch_limit, self._settings.batch_max_bytes)
-        if not records:
-            return Outcome.EMPTY
-        if wait_for_full and await self._hold_back(records):
-            return Outcome.WAITING
-        exchange = await self._post(records, request_timeout)
+        batch = await self._take_prepared()
+        if batch is not None:
+            # The delete of the batch acknowledged last runs while this request is in flight.
+            self._start_pending_delete()
+            self.prepared_sent += 1
+        else:
+            await self._apply_pending_delete()
+            losses = await self._losses()
+            records = await self._buffer.peek(self.batch_limit, self._settings.batch_max_bytes)
+            if not records:
+                return Outcome.EMPTY
+            if wait_for_full and await self._hold_back(records):
+                return Outcome.WAITING
+            batch = _Batch(records, pack_records(records), losses)
+        first_seq = self._buffer.last_acked_seq + 1
+        if self._unapplied is not None:
+            first_seq = self._unapplied[0] + 1
+        self._prepared = asyncio.create_task(
+            self._prepare_after(batch, self._deleting, self.batch_limit), name="uplink-prepare"
+        )
+        exchange = await self._post(batch.packed, first_seq, request_timeout)
+        await self._apply_pending_delete()
+        outcome = await self._answer(exchange, batch)
+        if self._unapplied is None or self._unapplied[1] is not batch:
+            await self._discard_prepared()  # anything but a whole-batch ack
+        return outcome
+
+    async def _answer(self, exchange: _Exchange | Outcome, batch: _Batch) -> Outcome:
         if isinstance(exchange, Outcome):
             return exchange
         if exchange.response.status_code in MALFORMED:
-            return await self._malformed(exchange.response, records)
-        return await self._apply(exchange, records)
+            return await self._malformed(exchange.response, batch.records)
+        return await self._apply(exchange, batch)
+
+    async def _losses(self) -> _Losses:
+        return _Losses.of(await self._buffer.stats())
+
+    async def _prepare_after(
+        self, batch: _Batch, deleting: asyncio.Task[None] | None, limit: int
+    ) -> _Prepared | None:
+        """The batch a peek would give once ``batch`` is deleted, if it is full."""
+        if deleting is not None:
+            await asyncio.wait([deleting])  # its failure is reported by the request's step
+            if deleting.cancelled() or deleting.exception() is not None:
+                return None
+        losses = await self._losses()
+        # Records up to batch.last_seq may still be stored (its delete waits for its ack): at
+        # most len(batch.records) of them, since the batch was the outbox's oldest records.
+        rows = await self._buffer.peek(len(batch.records) + limit, sys.maxsize)
+        after = [record for record in rows if record.seq > batch.last_seq]
+        records = take_batch(after, limit, self._settings.batch_max_bytes)
+        if len(records) < limit and len(records) == len(after):
+            return None  # not full: a later peek may find more, so let the next step peek
+        return _Prepared(_Batch(records, pack_records(records), losses), batch.last_seq, limit)
+
+    async def _take_prepared(self) -> _Batch | None:
+        """The prepared batch when it is what a fresh peek would give now, else None."""
+        task, self._prepared = self._prepared, None
+        if task is None:
+            return None
+        unapplied = self._unapplied
+        try:
+            prepared = await task
+        except Exception:  # a failed preparation only costs a fresh peek
+            log.debug("uplink: preparing the next batch failed", exc_info=True)
+            prepared = None
+        if (
+            prepared is None
+            or unapplied is None
+            or unapplied[0] != prepared.after_seq
+            or prepared.limit != self.batch_limit
+            or await self._losses() != prepared.batch.losses
+        ):
+            if prepared is not None:
+                self.prepared_discarded += 1
+            return None
+        return prepared.batch
+
+    async def _discard_prepared(self) -> None:
+        task, self._prepared = self._prepared, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is None and task.result() is not None:
+            self.prepared_discarded += 1
+
+    def _start_pending_delete(self) -> None:
+        if self._unapplied is not None and self._deleting is None:
+            ack_seq, batch = self._unapplied
+            self._deleting = asyncio.create_task(
+                self._delete_acked(ack_seq, batch), name="uplink-ack-delete"
+            )
+
+    async def _apply_pending_delete(self) -> None:
+        """Finish the local delete of the last acknowledged batch; its errors surface here."""
+        self._start_pending_delete()
+        task = self._deleting
+        if task is None:
+            return
+        try:
+            await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._deleting = None
+                self._unapplied = None
+
+    async def _delete_acked(self, ack_seq: int, batch: _Batch) -> None:
+        """Delete the acknowledged ``batch`` and count it per kind: from the records sent when
+        the buffer lost none of them meanwhile, else from the buffer (a GROUP BY)."""
+        before = await self._buffer.stats()
+        if _Losses.of(before) != batch.losses:
+            self._count_acked(await self._buffer.ack_by_kind(ack_seq))
+            return
+        deleted = await self._buffer.ack(ack_seq)
+        kinds = Counter(record.kind for record in batch.records)
+        if deleted != len(batch.records):
+            # Telemetry was evicted between the check and the delete: take it off the counts.
+            after = await self._buffer.stats()
+            kinds -= Counter(after.evicted) - Counter(before.evicted)
+            if sum(kinds.values()) != deleted:
+                log.debug("uplink: per-kind ack counts approximate after a concurrent eviction")
+        self._count_acked(kinds)
+
+    def _count_acked(self, deleted: Mapping[str, int]) -> None:
+        self.stats.acknowledged.update(deleted)
+        self._summarize(sum(deleted.values()))
 
     async def _hold_back(self, records: list[BufferedRecord]) -> bool:
         """True (and sets the wait) when ``records`` should wait for company."""
@@ -237,7 +426,8 @@ class Uplink:
             self._suspect_upto = None
             return Outcome.SPLIT
         records = probe(candidates)
-        exchange = await self._post(records, request_timeout)
+        batch = _Batch(records, pack_records(records), _Losses((), -1))  # never counted as sent
+        exchange = await self._post(batch.packed, self._buffer.last_acked_seq + 1, request_timeout)
         if isinstance(exchange, Outcome):
             return exchange
         if exchange.response.status_code in MALFORMED:
@@ -245,16 +435,16 @@ class Uplink:
         if len(records) == len(candidates):
             # The whole suspect range went through: the refusal was not deterministic.
             self._suspect_upto = None
-        return await self._apply(exchange, records)
+        return await self._apply(exchange, batch, pipelined=False)
 
     async def _post(
-        self, records: list[BufferedRecord], request_timeout: float | None
+        self, packed: PackedRecords, first_seq: int, request_timeout: float | None
     ) -> _Exchange | Outcome:
         sent_at = self._clock()
-        body = batch_body(
+        body = seal_body(
+            packed,
             gateway_id=self._gateway_id,
-            first_seq=self._buffer.last_acked_seq + 1,
-            records=records,
+            first_seq=first_seq,
             sent_at=sent_at,
             health=self._health(),
         )
@@ -264,7 +454,7 @@ class Uplink:
         self.stats.batches_sent += 1
         try:
             response = await self._client.post(
-                self._url, content=gzip_body(body), headers=self._headers, timeout=timeout
+                self._url, content=body, headers=self._headers, timeout=timeout
             )
         except httpx.TimeoutException:
             return self._failed(f"cloud did not answer within {timeout:.1f} s")
@@ -307,14 +497,16 @@ class Uplink:
         )
         return Outcome.QUARANTINED
 
-    async def _apply(self, exchange: _Exchange, records: list[BufferedRecord]) -> Outcome:
+    async def _apply(
+        self, exchange: _Exchange, batch: _Batch, *, pipelined: bool = True
+    ) -> Outcome:
         response = exchange.response
         status = response.status_code
         if status == 200:
-            return await self._acknowledged(exchange, records)
+            return await self._acknowledged(exchange, batch, pipelined)
         message = _error_message(response)
         if status == 413:
-            return self._too_large(records, message)
+            return self._too_large(batch.records, message)
         if status in (401, 403):
             self.stats.last_error = f"{status}: {message}"
             log.error(
@@ -329,7 +521,7 @@ class Uplink:
             return Outcome.UNAUTHORIZED
         return self._failed(f"{status}: {message}")
 
-    async def _acknowledged(self, exchange: _Exchange, records: list[BufferedRecord]) -> Outcome:
+    async def _acknowledged(self, exchange: _Exchange, batch: _Batch, pipelined: bool) -> Outcome:
         try:
             answer = exchange.response.json()
             ack_seq = answer["ack_seq"]
@@ -339,13 +531,19 @@ class Uplink:
             return self._failed(f"cloud answered 200 with an unreadable body: {exc}")
         self._read_clock(answer, exchange)
         before = self._buffer.last_acked_seq
-        try:
-            deleted = await self._buffer.ack_by_kind(ack_seq)
-        except ValueError as exc:
-            return self._failed(
-                f"cloud acknowledged seq {ack_seq}, which this gateway never assigned ({exc}); "
-                f"is another gateway using the id {self._gateway_id!r}?"
-            )
+        records = batch.records
+        if pipelined and ack_seq == batch.last_seq and ack_seq > before:
+            # The whole batch: its delete runs with the next request, whose batch is prepared.
+            self._unapplied = (ack_seq, batch)
+        else:
+            await self._discard_prepared()
+            try:
+                self._count_acked(await self._buffer.ack_by_kind(ack_seq))
+            except ValueError as exc:
+                return self._failed(
+                    f"cloud acknowledged seq {ack_seq}, which this gateway never assigned "
+                    f"({exc}); is another gateway using the id {self._gateway_id!r}?"
+                )
         self._count_answer(answer)
         if ack_seq <= before:
             return self._failed(
@@ -353,11 +551,9 @@ class Uplink:
                 f"{records[-1].seq})"
             )
         self._quarantine_streak = 0
-        self.stats.acknowledged.update(deleted)
         self.stats.batches_acked += 1
         self.stats.last_ack_at = exchange.received_at
         self.stats.last_ack_seq = ack_seq
-        self._summarize(sum(deleted.values()))
         return Outcome.ACKED
 
     def _read_clock(self, answer: Any, exchange: _Exchange) -> None:

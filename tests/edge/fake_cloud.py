@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,8 +38,30 @@ class FakeCloud:
     clock: Callable[[], datetime] | None = None
     """The cloud's clock for server_time; None echoes the batch's sent_at."""
 
+    latency_s: float | None = None
+    """When set, each answer takes this long (an async transport), so a gateway can work
+    while its request is in flight."""
+    in_flight: Callable[[int], Awaitable[None]] | None = None
+    """Awaited with the request's index after the latency, before the request is handled."""
+    max_concurrent: int = 0
+    _concurrent: int = 0
+
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+        if self.latency_s is None:
+            return httpx.MockTransport(self.handle)
+        return httpx.MockTransport(self.handle_async)
+
+    async def handle_async(self, request: httpx.Request) -> httpx.Response:
+        index = len(self.answers)
+        self._concurrent += 1
+        self.max_concurrent = max(self.max_concurrent, self._concurrent)
+        try:
+            await asyncio.sleep(self.latency_s or 0.0)
+            if self.in_flight is not None:
+                await self.in_flight(index)
+            return self.handle(request)
+        finally:
+            self._concurrent -= 1
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         action = self.script.pop(0) if self.script else ""
