@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 import aiosqlite
-import orjson
 
 from edge.buffer_schema import EVICTED_KEY_PREFIX, MIGRATIONS
 from edge.eviction import TELEMETRY as TELEMETRY_FLAG
@@ -303,12 +302,15 @@ class Buffer:
         return), evicting telemetry as the caps require. Per group: its seqs or the refusal."""
         return await self.append_encoded([encode_group(group) for group in groups])
 
-    def append_now(self, groups: Sequence[EncodedGroup]) -> asyncio.Future[list[GroupResult]] | None:
+    def append_now(
+        self, groups: Sequence[EncodedGroup]
+    ) -> asyncio.Future[list[GroupResult]] | None:
         """Queue the append of ``groups`` to SQLite's thread at once, without awaiting anything,
         when that is simple: no other transaction holds the buffer, no commit of this method is
-        still in flight, nothing must be evicted, no seq reservation is due. Returns None
-        otherwise (then use :meth:`append_encoded`). The future's outcome is that of
-        :meth:`append_encoded`; if it fails, nothing was stored and the seqs are reused.
+        still in flight, nothing must be evicted. A seq reservation that is due is written in
+        that thread before the transaction. Returns None otherwise (then use
+        :meth:`append_encoded`). The future's outcome is that of :meth:`append_encoded`; if it
+        fails, nothing was stored and the seqs are reused.
 
         Being synchronous, a caller can hand records to the disk the moment they arrive and
         prepare the next ones while this commit runs in the other thread."""
@@ -319,11 +321,12 @@ class Buffer:
         results, rows, usage, last = self._assign(groups, fits)
         if not rows:
             return None
-        if self._seq_path is not None and last > self._reserved:
-            return None
         need_records, need_bytes = overflow(usage, self.caps)
         if need_records > 0 or need_bytes > 0:
             return None
+        reservation: _Reservation | None = None
+        if self._seq_path is not None and last > self._reserved:
+            reservation = (self._seq_path, last + BLOCK)
         first, before = self._next_seq, self._usage
         delta = _difference(usage, before)
         self._next_seq, self._usage = last + 1, usage
@@ -340,6 +343,8 @@ class Buffer:
                 return
             error = commit.exception()
             if error is None:
+                if reservation is not None:
+                    self._reserved = reservation[1]
                 outcome.set_result(results)
                 return
             # Nothing else assigned seqs meanwhile: the other paths wait for this commit.
@@ -347,8 +352,10 @@ class Buffer:
             self._usage = _difference(self._usage, delta)
             outcome.set_exception(error)
 
-        insert = _insert_params(first, time.time(), rows)
-        _queue(self._db, _insert_rows, insert, last + 1).add_done_callback(finished)
+        stored = _outbox_rows(first, time.time(), rows)
+        _queue(self._db, _reserve_and_insert, reservation, stored, last + 1).add_done_callback(
+            finished
+        )
         return outcome
 
     async def _settle_inflight(self) -> None:
@@ -435,13 +442,13 @@ class Buffer:
             self._reserved = last + BLOCK
         need_records, need_bytes = overflow(usage, self.caps)
         if need_records <= 0 and need_bytes <= 0:
-            await _in_thread(self._db, _insert_rows, _insert_params(first, now, rows), last + 1)
+            await _in_thread(self._db, _insert_rows, _outbox_rows(first, now, rows), last + 1)
             self._next_seq = last + 1
             self._usage = usage
             return results
         await self._db.execute("BEGIN IMMEDIATE")
         try:
-            await self._db.execute(_INSERT, _insert_params(first, now, rows))
+            await self._db.executemany(_INSERT, _outbox_rows(first, now, rows))
             evicted = await self._evict(need_records, need_bytes)
             await self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
             await self._count_evicted(evicted)
@@ -630,22 +637,24 @@ class Buffer:
         self._quarantined += 1
 
 
-# One statement for a whole commit's rows, bound as one JSON array of [kind, device_id, payload,
-# evictable] rows: SQLite runs it in one step without the GIL, where executemany takes the GIL
-# back for every row and so stalls behind the event loop encoding the next records.
-# json_extract rather than ->> keeps SQLite 3.37 (Ubuntu 22.04) working.
 _INSERT: Final = (
     "INSERT INTO outbox (seq, kind, device_id, created_at, payload, evictable) "
-    "SELECT ?1 + key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2, "
-    "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?3)"
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _T = TypeVar("_T")
-_InsertParams = tuple[int, float, str]
+_OutboxRow = tuple[int, str, str, float, str, int]
 
 
-def _insert_params(first_seq: int, created_at: float, rows: list[Row]) -> _InsertParams:
-    """Parameters of :data:`_INSERT` storing ``rows`` with seqs from ``first_seq`` on."""
-    return first_seq, created_at, orjson.dumps(rows).decode()
+def _outbox_rows(first_seq: int, created_at: float, rows: list[Row]) -> list[_OutboxRow]:
+    """``rows`` as stored, with seqs from ``first_seq`` on."""
+    return [
+        (seq, kind, device, created_at, payload, flag)
+        for seq, (kind, device, payload, flag) in enumerate(rows, first_seq)
+    ]
+
+
+_Reservation = tuple[Path, int]
+"""The seq file and the seq to reserve up to."""
 
 
 def _difference(a: Usage, b: Usage) -> Usage:
@@ -675,10 +684,23 @@ async def _in_thread(db: aiosqlite.Connection, fn: Callable[..., _T], *args: obj
     return result
 
 
-def _insert_rows(conn: sqlite3.Connection, insert: _InsertParams, next_seq: int) -> None:
+def _reserve_and_insert(
+    conn: sqlite3.Connection,
+    reservation: _Reservation | None,
+    rows: list[_OutboxRow],
+    next_seq: int,
+) -> None:
+    """:func:`_insert_rows`, after writing ``reservation`` when one is due (an OSError then
+    stores nothing)."""
+    if reservation is not None:
+        write_reserved(*reservation)
+    _insert_rows(conn, rows, next_seq)
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[_OutboxRow], next_seq: int) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(_INSERT, insert)
+        conn.executemany(_INSERT, rows)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (next_seq,))
         conn.execute("COMMIT")
     except BaseException:

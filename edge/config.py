@@ -349,10 +349,76 @@ class RfidR2000Device(_Section):
         return self
 
 
+class ColdChainZone(_Section):
+    """A ``[[coldchain]]`` entry: a zone or vehicle compartment, its probes (measurement
+    device ids) and temperature band in °C (either side may be open, edges are in band)."""
+
+    zone: NonEmpty
+    devices: Annotated[list[NonEmpty], Field(min_length=1)]
+    min_c: float | None = None
+    max_c: float | None = None
+    tolerance_s: Annotated[float, Field(ge=0)] = 600.0
+    """Alarm once readings stay out of the band this long."""
+    silence_periods: Annotated[int, Field(ge=1)] = 3
+    sample_period_s: PositiveFloat = 30.0
+    """A probe without a reading for silence_periods x sample_period_s is silent (an alarm)."""
+
+    @model_validator(mode="after")
+    def _band_valid(self) -> ColdChainZone:
+        if self.min_c is None and self.max_c is None:
+            raise ValueError("set min_c, max_c or both")
+        if self.min_c is not None and self.max_c is not None and self.min_c > self.max_c:
+            raise ValueError("min_c must be <= max_c")
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError("a device is listed twice")
+        return self
+
+
+class MqttDevice(_Section):
+    """An MQTT broker whose field devices and handheld scanners publish to
+    ``{topic_prefix}/{site}/{device}/telemetry|scan|status`` (see edge/mqtt_topics.py)."""
+
+    id: NonEmpty
+    type: Literal["mqtt"]
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    protocol: Literal["5", "3.1.1"] = "5"
+    client_id: Annotated[str, Field(min_length=1, max_length=23)]
+    """Must be unique on the broker and stable across restarts: it names the persistent session
+    that keeps QoS 1 messages while the gateway is away (23 characters fit every broker)."""
+    username: NonEmpty | None = None
+    password: SecretStr | None = None
+    topic_prefix: NonEmpty = "retailedge/v1"
+    site: NonEmpty = "+"
+    """The site whose devices this gateway takes; ``+`` takes every site."""
+    session_expiry_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
+    """MQTT 5: how long the broker keeps the session (and queued messages) while away."""
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    reconnect_initial_s: Annotated[int, Field(ge=1)] = 1
+    reconnect_max_s: Annotated[int, Field(ge=1)] = 30
+    replay_memory: Annotated[int, Field(ge=1)] = 10_000
+    """How many recently stored messages are remembered to recognise replays."""
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_plain(cls, value: str) -> str:
+        if any(ch in value for ch in "+#") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("topic_prefix must be a plain topic path without wildcards or edge /")
+        return value
+
+    @model_validator(mode="after")
+    def _reconnect_ordered(self) -> MqttDevice:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
+        if self.password is not None and self.username is None:
+            raise ValueError("password needs a username")
+        return self
+
+
 DeviceSettings = Annotated[
-    NmeaGpsDevice | ModbusRtuDevice | RfidR2000Device, Field(discriminator="type")
+    NmeaGpsDevice | ModbusRtuDevice | RfidR2000Device | MqttDevice, Field(discriminator="type")
 ]
-DEVICE_TYPES = ("nmea_gps", "modbus_rtu", "rfid_r2000")
+DEVICE_TYPES = ("nmea_gps", "modbus_rtu", "rfid_r2000", "mqtt")
 
 
 class GatewayConfig(_Section):
@@ -362,6 +428,16 @@ class GatewayConfig(_Section):
     buffer: BufferSettings = BufferSettings()
     local_api: LocalApiSettings = LocalApiSettings()
     devices: list[DeviceSettings] = []
+    coldchain: list[ColdChainZone] = []
+
+    @field_validator("coldchain")
+    @classmethod
+    def _unique_zones(cls, zones: list[ColdChainZone]) -> list[ColdChainZone]:
+        names = [zone.zone for zone in zones]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"zone used twice: {', '.join(repeated)}")
+        return zones
 
     @model_validator(mode="before")
     @classmethod

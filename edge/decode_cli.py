@@ -13,12 +13,15 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 import click
 
 from device_profiles import DeviceProfile, ProfileError, load_profile
 from device_profiles.modbus_map import block_at, decode_block
+from firmware_bridge.ble_advert import advert_from_json
+from firmware_bridge.ble_decode import SENSOR_FORMATS, SensorFormat, decode_measurements
+from firmware_bridge.ble_ibeacon import decode_ibeacon_advert
 from firmware_bridge.epc import decode_epc
 from firmware_bridge.modbus import (
     EXCEPTION_FLAG,
@@ -32,7 +35,8 @@ from firmware_bridge.records import Position
 from firmware_bridge.rfid_r2000 import TagReport, decode_hex_frame, to_tag_read
 from firmware_bridge.wire import format_time, parse_time, record_to_wire
 
-PROTOCOLS = ("nmea", "modbus", "epc", "rfid")
+BLE_PROTOCOLS = (*SENSOR_FORMATS, "ibeacon")
+PROTOCOLS = ("nmea", "modbus", "epc", "rfid", *BLE_PROTOCOLS)
 Json = dict[str, Any]
 
 
@@ -155,6 +159,50 @@ class RfidDecoder:
         return []
 
 
+class BleDecoder:
+    """JSON lines of BLE advertisement records (see :mod:`firmware_bridge.ble_advert`)."""
+
+    def __init__(
+        self,
+        protocol: str,
+        device_id: str | None,
+        bindkey: bytes | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._protocol = protocol
+        self._device_id = device_id
+        self._bindkey = bindkey
+        self._clock = clock
+
+    def decode(self, line: str) -> list[Json]:
+        advert = advert_from_json(json.loads(line))
+        time = advert.time or self._clock()
+        if self._protocol == "ibeacon":
+            return [{"kind": "ibeacon", **plain(decode_ibeacon_advert(advert, time))}]
+        protocol = cast(SensorFormat, self._protocol)
+        readings = decode_measurements(
+            advert, time, protocol, device_id=self._device_id, bindkey=self._bindkey
+        )
+        return [record_to_wire(reading) for reading in readings]
+
+    def finish(self) -> list[Json]:
+        return []
+
+
+def _bindkey_option(value: str | None, protocol: str) -> bytes | None:
+    if value is None:
+        return None
+    if protocol != "bthome":
+        raise click.BadParameter("only for --protocol bthome", param_hint="--bindkey")
+    try:
+        key = bytes.fromhex(value)
+    except ValueError:
+        key = b""
+    if len(key) != 16:
+        raise click.BadParameter("expected 32 hex digits (16 bytes)", param_hint="--bindkey")
+    return key
+
+
 @dataclasses.dataclass
 class DecodeResult:
     records: int = 0
@@ -213,6 +261,7 @@ def _decoder(
     register_map: str | None,
     address: int | None,
     clock: Callable[[], datetime],
+    bindkey: bytes | None = None,
 ) -> LineDecoder:
     if register_map is not None and protocol != "modbus":
         raise click.BadParameter("only for --protocol modbus", param_hint="--register-map")
@@ -222,6 +271,8 @@ def _decoder(
         return EpcDecoder()
     if protocol == "rfid":
         return RfidDecoder(device_id or "reader", clock)
+    if protocol in BLE_PROTOCOLS:
+        return BleDecoder(protocol, device_id, bindkey, clock)
     profile = None
     if register_map is not None:
         try:
@@ -236,7 +287,13 @@ def _decoder(
 @click.option(
     "--device-id",
     default=None,
-    help="Device id on records [nmea: gps; modbus: slave-N; rfid: reader].",
+    help="Device id on records [nmea: gps; modbus: slave-N; rfid: reader; BLE: the address].",
+)
+@click.option(
+    "--bindkey",
+    default=None,
+    metavar="HEX",
+    help="bthome: the sensor's 16-byte AES bind key (32 hex digits) for encrypted adverts.",
 )
 @click.option(
     "--register-map",
@@ -266,17 +323,22 @@ def decode_command(
     register_map: str | None,
     address: int | None,
     time_text: str | None,
+    bindkey: str | None,
     source: IO[bytes],
 ) -> None:
     """Decode raw device input from SOURCE (a file, or - / nothing for stdin) to JSON lines.
 
     nmea: NMEA 0183 sentences, one per line, to positions and no-fix epochs. modbus: one RTU
     response frame in hex per line. epc: one EPC in hex per line, to its GS1 identity. rfid: one
-    R2000 (0xA0) reader frame in hex per line, tag reports to tag reads. Failing lines go to
+    R2000 (0xA0) reader frame in hex per line, tag reports to tag reads. ruuvi, atc, pvvx,
+    bthome, ibeacon: one BLE advertisement record in JSON per line (address, rssi, local_name,
+    manufacturer_data {id: hex}, service_data {uuid: hex}, optional time) to measurements
+    (ibeacon: sightings with an estimated distance). Failing lines go to
     stderr as "line N: error" and make the exit status 1.
     """
     clock = _clock_option(time_text)
-    decoder = _decoder(protocol, device_id, register_map, address, clock)
+    key = _bindkey_option(bindkey, protocol)
+    decoder = _decoder(protocol, device_id, register_map, address, clock, key)
     result = decode_lines(
         decoder,
         _text_lines(source),

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from edge.buffer import Buffer
+from edge.coldchain_runner import ColdChainRunner, Put, rules_from_config
 from edge.config import GatewayConfig
 from edge.connectors.factory import Connector, build_connector
 from edge.health import health_snapshot, write_status
@@ -42,6 +43,8 @@ class Gateway:
         self._latest_health: dict[str, Any] = {}
         self.status_path = config.gateway.data_dir / STATUS_FILE
         self.local_api_url: str | None = None
+        self.coldchain: ColdChainRunner | None = None
+        """Set while running; its update_rules applies new cold-chain rules without restart."""
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or SIGTERM/SIGINT arrives, then shut down in order."""
@@ -88,8 +91,13 @@ class Gateway:
                 max_records=cfg.buffer.commit_max_records,
                 max_delay_s=cfg.buffer.commit_max_delay_s,
             )
+            # Measurements pass the cold-chain rules on their way in; alarms go to the pipeline.
+            coldchain = self.coldchain = ColdChainRunner(
+                rules_from_config(cfg.coldchain), pipeline.submit, clock=_utc_now
+            )
+            sink, put = coldchain.tap(pipeline.submit), coldchain.tap_put(pipeline.put)
             connectors = [
-                build_connector(dev, pipeline.submit, data_dir=cfg.gateway.data_dir)
+                build_connector(dev, sink, data_dir=cfg.gateway.data_dir, put=put)
                 for dev in cfg.devices
             ]
             uplink = Uplink(
@@ -121,17 +129,21 @@ class Gateway:
             pipeline_task = asyncio.create_task(pipeline.run(), name="pipeline")
             uplink_task = asyncio.create_task(uplink.run(), name="uplink")
             status_task = asyncio.create_task(self._status_loop(snapshot), name="status")
+            coldchain_task = asyncio.create_task(coldchain.run(), name="coldchain")
             connector_tasks = [
                 asyncio.create_task(c.run(), name=f"connector {c.name}") for c in connectors
             ]
             local_api = contextlib.AsyncExitStack()
-            self.local_api_url = await self._start_local_api(local_api, pipeline)
+            self.local_api_url = await self._start_local_api(local_api, put)
             await self._write_status(snapshot)  # producers find local_api_url at once
             try:
                 await self._until_stop_or_crash(
-                    stop, [pipeline_task, uplink_task, status_task, *connector_tasks]
+                    stop,
+                    [pipeline_task, uplink_task, status_task, coldchain_task, *connector_tasks],
                 )
             finally:
+                coldchain.stop()
+                await asyncio.gather(coldchain_task, return_exceptions=True)
                 # Producers in flight get their answer: the pipeline still runs meanwhile.
                 await local_api.aclose()
                 await self._shutdown(
@@ -142,14 +154,12 @@ class Gateway:
                 await self._write_status(snapshot)
                 log.info("status written to %s; bye", self.status_path)
 
-    async def _start_local_api(
-        self, stack: contextlib.AsyncExitStack, pipeline: Pipeline
-    ) -> str | None:
+    async def _start_local_api(self, stack: contextlib.AsyncExitStack, put: Put) -> str | None:
         settings = self.config.local_api
         if not settings.enabled:
             return None
         token = None if settings.token is None else settings.token.get_secret_value()
-        app = create_app(put=pipeline.put, health=lambda: self._latest_health, token=token)
+        app = create_app(put=put, health=lambda: self._latest_health, token=token)
         try:
             url = await stack.enter_async_context(serve(app, settings.host, settings.port))
         except OSError as exc:

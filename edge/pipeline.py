@@ -39,6 +39,10 @@ class BufferWriteError(RuntimeError):
 class _Unit:
     group: EncodedGroup
     future: asyncio.Future[list[int]] | None
+    waiting: bool = False
+    """Its producer is awaiting the outcome in :meth:`Pipeline.put`."""
+    answered: bool = False
+    """The outcome was set while its producer was waiting: that producer is about to resume."""
 
 
 class Pipeline:
@@ -65,6 +69,8 @@ class Pipeline:
         self._eager_done = asyncio.Event()
         self._eager_done.set()
         self._eager_failed = False
+        self._resuming = 0
+        """Producers answered by a commit that have not run again yet."""
         self.produced: Counter[str] = Counter()
         """Records committed to the buffer since start, per kind."""
         self.refused: Counter[str] = Counter()
@@ -93,9 +99,38 @@ class Pipeline:
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         # Mark the outcome retrieved even if the caller gave up, so asyncio does not warn.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._enqueue(_Unit(group, future))
-        # shield: a caller giving up must not cancel the outcome others' commit will set.
-        return await asyncio.shield(future)
+        unit = _Unit(group, future, waiting=True)
+        self._enqueue(unit)
+        try:
+            # shield: a caller giving up must not cancel the outcome others' commit will set.
+            return await asyncio.shield(future)
+        finally:
+            self._resumed(unit)
+
+    def _resumed(self, unit: _Unit) -> None:
+        unit.waiting = False
+        if not unit.answered:
+            return
+        self._resuming -= 1
+        if self._resuming == 0:
+            # After the rest of this task's turn, in which its producer may put again.
+            asyncio.get_running_loop().call_soon(self._resume_commits)
+
+    def _resume_commits(self) -> None:
+        self._start_eager()
+        if self._units and self._eager is None:
+            self._arrived.set()
+
+    def _awaiting_producers(self) -> bool:
+        """Producers just answered are about to run again; their next records should join the
+        next eager commit rather than each start a small one (a few loop turns, no timer)."""
+        return (
+            self._resuming > 0
+            and self._pending < self._max_records
+            and not self._stopping
+            and not self._eager_failed
+            and self._max_delay_s <= 0
+        )
 
     def _enqueue(self, unit: _Unit) -> None:
         self._units.append(unit)
@@ -110,6 +145,7 @@ class Pipeline:
         records arriving meanwhile are encoded while this commit runs and form the next one."""
         if (
             self._eager is not None
+            or self._awaiting_producers()
             or self._eager_failed
             or self._max_delay_s > 0
             or self._commit_lock.locked()
@@ -164,6 +200,13 @@ class Pipeline:
                     self._arrived.clear()
                 await self._eager_done.wait()
                 continue
+            if self._awaiting_producers():
+                # The last of them to run again starts the commit (see _resumed).
+                self._arrived.clear()
+                continue
+            self._start_eager()
+            if self._eager is not None:
+                continue
             if self._stopping and not self._units:
                 return
             if self._max_delay_s > 0 and self._pending < self._max_records and not self._stopping:
@@ -188,28 +231,37 @@ class Pipeline:
         await self._commit_pending()
 
     async def _commit_pending(self) -> None:
-        await self._eager_done.wait()
-        async with self._commit_lock:
-            while self._units:
-                batch = self._take_batch()
-                try:
-                    results = await self._buffer.append_encoded([u.group for u in batch])
-                except asyncio.CancelledError:
-                    for unit in batch:
-                        if unit.future is not None:
-                            unit.future.cancel()
-                    raise
-                except Exception as exc:
-                    self._fail_waiters(batch, exc)
-                    raise
-                del self._units[: len(batch)]
-                self._pending -= sum(len(u.group.rows) for u in batch)
-                self.commits += 1
-                for unit, result in zip(batch, results, strict=True):
-                    self._settle(unit, result)
-            if not self._stopping:
-                self._arrived.clear()
-                self._full.clear()
+        while True:
+            await self._eager_done.wait()
+            async with self._commit_lock:
+                if not self._units:
+                    break
+                await self._commit_batch()
+                self._eager_failed = False
+            # The general way was needed for one batch (eviction, a busy buffer, a retry);
+            # the next may go the eager way again, which keeps the disk busy without a gap.
+            self._start_eager()
+        if not self._stopping:
+            self._arrived.clear()
+            self._full.clear()
+
+    async def _commit_batch(self) -> None:
+        batch = self._take_batch()
+        try:
+            results = await self._buffer.append_encoded([u.group for u in batch])
+        except asyncio.CancelledError:
+            for unit in batch:
+                if unit.future is not None:
+                    unit.future.cancel()
+            raise
+        except Exception as exc:
+            self._fail_waiters(batch, exc)
+            raise
+        del self._units[: len(batch)]
+        self._pending -= sum(len(u.group.rows) for u in batch)
+        self.commits += 1
+        for unit, result in zip(batch, results, strict=True):
+            self._settle(unit, result)
 
     def _take_batch(self) -> list[_Unit]:
         # Units arriving while we await are appended behind; whole units only (all or nothing).
@@ -223,6 +275,9 @@ class Pipeline:
         return batch
 
     def _settle(self, unit: _Unit, result: list[int] | BufferFullError) -> None:
+        if unit.waiting and not unit.answered:
+            unit.answered = True
+            self._resuming += 1
         if isinstance(result, list):
             self.produced.update(unit.group.kinds)
             if unit.future is not None and not unit.future.done():

@@ -33,6 +33,8 @@ class Quantity(StrEnum):
     BATTERY_VOLTAGE = "battery_voltage"
     BATTERY_LEVEL = "battery_level"
     PRESSURE = "pressure"
+    DOOR_OPEN = "door_open"  # 1.0 open, 0.0 closed
+    BUTTON_PRESS = "button_press"  # presses in one button event
 
 
 class Unit(StrEnum):
@@ -41,6 +43,8 @@ class Unit(StrEnum):
     PERCENT = "%"
     VOLT = "V"
     HECTOPASCAL = "hPa"
+    BOOLEAN = "bool"
+    COUNT = "count"
 
 
 class FixQuality(StrEnum):

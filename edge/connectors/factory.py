@@ -6,8 +6,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge.config import DeviceSettings, ModbusRtuDevice, NmeaGpsDevice, RfidR2000Device
+from edge.config import (
+    DeviceSettings,
+    ModbusRtuDevice,
+    MqttDevice,
+    NmeaGpsDevice,
+    RfidR2000Device,
+)
 from edge.connectors.modbus_rtu import ModbusRtuConnector
+from edge.connectors.mqtt import MqttConnector, Put, dead_letters_file
 from edge.connectors.rfid_r2000 import RfidR2000Connector
 from edge.connectors.serial_nmea import SerialNmeaConnector
 from firmware_bridge.records import Record
@@ -26,8 +33,12 @@ class Connector(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
 
 
-def build_connector(device: DeviceSettings, sink: Sink, *, data_dir: Path) -> Connector:
-    """``data_dir`` holds state that must survive a restart (the RFID zone's tags)."""
+def build_connector(
+    device: DeviceSettings, sink: Sink, *, data_dir: Path, put: Put | None = None
+) -> Connector:
+    """``data_dir`` holds state that must survive a restart (the RFID zone's tags, dead
+    letters). ``put`` (the pipeline's, awaited until durable) is required by connectors that
+    acknowledge their devices only once records are stored (MQTT)."""
     match device:
         case NmeaGpsDevice():
             return SerialNmeaConnector(device, sink)
@@ -35,3 +46,7 @@ def build_connector(device: DeviceSettings, sink: Sink, *, data_dir: Path) -> Co
             return ModbusRtuConnector(device, sink)
         case RfidR2000Device():
             return RfidR2000Connector(device, sink, state_dir=data_dir)
+        case MqttDevice():
+            if put is None:
+                raise ValueError(f"device {device.id}: mqtt needs put= (acks follow durability)")
+            return MqttConnector(device, put, dead_letters_path=dead_letters_file(data_dir))

@@ -1,0 +1,243 @@
+"""MQTT field devices and handheld scanners: broker messages -> durable records, then PUBACK.
+
+Messages are taken from the session in batches (whatever has arrived), decoded, and:
+- valid telemetry and scans are committed with ``put`` (awaited until durable) and then acked;
+- invalid ones are written to the dead-letter table (durable) and then acked, so they are never
+  redelivered forever;
+- replays (same topic and payload as one stored recently) are acked and counted, not stored;
+- status messages (``online``; ``offline`` is the devices' Last Will) update ``devices``.
+A batch that cannot be stored (buffer full, write failure) is retried with backoff and not acked
+meanwhile; on stop, what was not acked is redelivered by the broker after the next connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from edge.buffer import BufferFullError
+from edge.config import MqttDevice
+from edge.connectors.mqtt_session import Inbound, MqttSession
+from edge.connectors.serial_port import ConnectorStatus, stopped_within
+from edge.dead_letters import FILE_NAME, DeadLetter, DeadLetters
+from edge.mqtt_replay import ReplayFilter, ReplayKey, replay_key
+from edge.mqtt_topics import (
+    DeviceStatus,
+    MessageKind,
+    PayloadError,
+    decode_message,
+    decode_status,
+    parse_topic,
+    subscriptions,
+)
+from edge.pipeline import BufferWriteError, PipelineStoppedError
+from firmware_bridge.records import Record
+from firmware_bridge.wire import format_time
+
+log = logging.getLogger(__name__)
+
+Put = Callable[[Sequence[Record]], Awaitable[list[int]]]
+MAX_BATCH: Final = 500
+STORE_RETRY_INITIAL_S: Final = 0.5
+STORE_RETRY_MAX_S: Final = 10.0
+
+COUNTER_NAMES = (
+    "messages",
+    "measurements",
+    "scans",
+    "status",
+    "dead_letters",
+    "replayed",
+    "store_retries",
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Batch:
+    stored: list[tuple[Inbound, ReplayKey]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    dead: list[tuple[Inbound, str]] = field(default_factory=list)
+    done: list[Inbound] = field(default_factory=list)
+    """Acked without storing anything (status messages, replays)."""
+
+
+class MqttConnector:
+    def __init__(
+        self,
+        device: MqttDevice,
+        put: Put,
+        *,
+        dead_letters_path: Path | str,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.device = device
+        self._put = put
+        self._dead_letters_path = dead_letters_path
+        self._now = now
+        self._replays = ReplayFilter(device.replay_memory)
+        self._counts = Counter[str]()
+        self.devices: dict[str, dict[str, str]] = {}
+        """Per device id: ``{"status": "online"|"offline", "since": time}``."""
+        self._stopping = asyncio.Event()
+        self._session: MqttSession | None = None
+        self.status = ConnectorStatus.STARTING
+
+    @property
+    def name(self) -> str:
+        return self.device.id
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return {name: self._counts[name] for name in COUNTER_NAMES}
+
+    @property
+    def session(self) -> MqttSession | None:
+        return self._session
+
+    def snapshot(self) -> dict[str, Any]:
+        session = self._session
+        status = self.status
+        if session is not None and status is not ConnectorStatus.STOPPED:
+            status = (
+                ConnectorStatus.CONNECTED if session.connected else ConnectorStatus.DISCONNECTED
+            )
+        return {
+            "type": self.device.type,
+            "broker": f"{self.device.host}:{self.device.port}",
+            "status": status.value,
+            "last_error": None if session is None else session.last_error,
+            "connects": 0 if session is None else session.connects,
+            "counters": self.counters,
+            "devices": {name: dict(info) for name, info in sorted(self.devices.items())},
+        }
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish the batch in hand and return (unacked messages stay with
+        the broker's session)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        try:
+            async with (
+                DeadLetters.open(self._dead_letters_path) as dead_letters,
+                MqttSession.open(
+                    self.device, subscriptions(self.device.topic_prefix, self.device.site)
+                ) as session,
+            ):
+                self._session = session
+                while not self._stopping.is_set():
+                    messages = await self._next_messages(session)
+                    if messages:
+                        await self._handle(session, dead_letters, messages)
+        finally:
+            self.status = ConnectorStatus.STOPPED
+            log.info("%s: stopped", self.name)
+
+    async def _next_messages(self, session: MqttSession) -> list[Inbound]:
+        """What has arrived, waiting for the first one or :meth:`stop`."""
+        if session.messages.empty():
+            getter = asyncio.ensure_future(session.messages.get())
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({getter, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+                if not getter.done():
+                    getter.cancel()
+            if not getter.done() or getter.cancelled():
+                return []
+            messages = [getter.result()]
+        else:
+            messages = []
+        while not session.messages.empty() and len(messages) < MAX_BATCH:
+            messages.append(session.messages.get_nowait())
+        return messages
+
+    async def _handle(
+        self, session: MqttSession, dead_letters: DeadLetters, messages: list[Inbound]
+    ) -> None:
+        batch = self._sort(messages)
+        await dead_letters.add(
+            [DeadLetter(self.name, m.topic, reason, m.payload) for m, reason in batch.dead]
+        )
+        if batch.records and not await self._store(batch.records):
+            # Stopping before the records were stored: do not ack them, the broker keeps them.
+            return
+        self._replays.remember(key for _, key in batch.stored)
+        kinds = Counter(r.kind.value for r in batch.records)
+        self._counts["measurements"] += kinds["measurement"]
+        self._counts["scans"] += kinds["scan"]
+        self._counts["dead_letters"] += len(batch.dead)
+        for message in [m for m, _ in batch.stored] + [m for m, _ in batch.dead] + batch.done:
+            session.ack(message)
+
+    def _sort(self, messages: list[Inbound]) -> _Batch:
+        batch = _Batch()
+        keys: set[ReplayKey] = set()
+        received_at = self._now()
+        for message in messages:
+            self._counts["messages"] += 1
+            try:
+                topic = parse_topic(message.topic, self.device.topic_prefix)
+                if topic.kind is MessageKind.STATUS:
+                    self._status(topic.device, decode_status(message.payload), received_at)
+                    batch.done.append(message)
+                    continue
+                key = replay_key(message.topic, message.payload)
+                if key in keys or self._replays.seen(key):
+                    self._counts["replayed"] += 1
+                    batch.done.append(message)
+                    continue
+                records = decode_message(topic, message.payload, received_at)
+            except PayloadError as exc:
+                log.debug("%s: dead letter from %s: %s", self.name, message.topic, exc)
+                batch.dead.append((message, str(exc)))
+                continue
+            keys.add(key)
+            batch.stored.append((message, key))
+            batch.records.extend(records)
+        return batch
+
+    def _status(self, device: str, status: DeviceStatus, at: datetime) -> None:
+        self._counts["status"] += 1
+        if self.devices.get(device, {}).get("status") == status.value:
+            return
+        if status is DeviceStatus.OFFLINE:
+            log.warning("%s: device %s went offline", self.name, device)
+        self.devices[device] = {"status": status.value, "since": format_time(at)}
+
+    async def _store(self, records: list[Record]) -> bool:
+        """Put ``records`` until durable (True) or stopping (False)."""
+        delay = STORE_RETRY_INITIAL_S
+        while True:
+            try:
+                await self._put(records)
+                return True
+            except PipelineStoppedError:
+                return False
+            except (BufferFullError, BufferWriteError) as exc:
+                self._counts["store_retries"] += 1
+                log.warning(
+                    "%s: cannot store %d records (%s); not acknowledging, retrying in %.1f s",
+                    self.name,
+                    len(records),
+                    exc,
+                    delay,
+                )
+            if await stopped_within(self._stopping, delay):
+                return False
+            delay = min(delay * 2, STORE_RETRY_MAX_S)
+
+
+def dead_letters_file(data_dir: Path) -> Path:
+    return data_dir / FILE_NAME

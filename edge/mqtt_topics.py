@@ -1,0 +1,185 @@
+"""The MQTT topic scheme for field devices and handheld scanners, and their JSON payloads.
+
+Pure: topic text and payload bytes in, typed records or :class:`PayloadError` (with a reason that
+names the field) out. Topics are ``{prefix}/{site}/{device}/{telemetry|scan|status}`` with the
+prefix ``retailedge/v1`` by default.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from firmware_bridge.records import Measurement, Quantity, Record, Scan, Unit
+from firmware_bridge.wire import RecordFormatError, parse_time, record_from_wire
+
+DEFAULT_PREFIX: Final = "retailedge/v1"
+MAX_PAYLOAD_BYTES: Final = 65_536
+MAX_READINGS: Final = 100
+MAX_CLOCK_AHEAD: Final = timedelta(hours=1)
+EARLIEST_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_SCAN_QUANTITY: Final = 1_000_000
+
+UNITS: Final[dict[Quantity, Unit]] = {
+    Quantity.TEMPERATURE: Unit.CELSIUS,
+    Quantity.HUMIDITY: Unit.PERCENT_RH,
+    Quantity.BATTERY_VOLTAGE: Unit.VOLT,
+    Quantity.BATTERY_LEVEL: Unit.PERCENT,
+    Quantity.PRESSURE: Unit.HECTOPASCAL,
+}
+"""The one unit each quantity travels in."""
+
+PLAUSIBLE: Final[dict[Quantity, tuple[float, float]]] = {
+    Quantity.TEMPERATURE: (-90.0, 150.0),
+    Quantity.HUMIDITY: (0.0, 100.0),
+    Quantity.BATTERY_VOLTAGE: (0.0, 60.0),
+    Quantity.BATTERY_LEVEL: (0.0, 100.0),
+    Quantity.PRESSURE: (300.0, 1100.0),
+}
+"""Values outside these are absurd for any device, whatever its profile says."""
+
+_SCAN_KEYS: Final = frozenset({"time", "operator", "operation", "code", "quantity", "location"})
+
+
+class PayloadError(ValueError):
+    """A topic or payload the gateway cannot use; the message is the dead-letter reason."""
+
+
+class MessageKind(StrEnum):
+    TELEMETRY = "telemetry"
+    SCAN = "scan"
+    STATUS = "status"
+
+
+class DeviceStatus(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    site: str
+    device: str
+    kind: MessageKind
+
+
+def subscriptions(prefix: str = DEFAULT_PREFIX, site: str = "+") -> list[str]:
+    """The topic filters a gateway subscribes to: every device of ``site`` (``+`` = any)."""
+    return [f"{prefix}/{site}/+/{kind.value}" for kind in MessageKind]
+
+
+def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
+    if not topic.startswith(prefix + "/"):
+        raise PayloadError(f"topic {topic!r} is not under {prefix}/")
+    parts = topic[len(prefix) + 1 :].split("/")
+    if len(parts) != 3 or not all(parts):
+        raise PayloadError(f"topic {topic!r} is not {prefix}/<site>/<device>/<kind>")
+    site, device, kind = parts
+    try:
+        return Topic(site, device, MessageKind(kind))
+    except ValueError:
+        raise PayloadError(f"topic {topic!r}: unknown message kind {kind!r}") from None
+
+
+def decode_message(topic: Topic, payload: bytes, received_at: datetime) -> list[Record]:
+    """The records of a telemetry or scan message received at ``received_at``."""
+    if topic.kind is MessageKind.TELEMETRY:
+        return list(decode_telemetry(topic.device, payload, received_at))
+    if topic.kind is MessageKind.SCAN:
+        return [decode_scan(topic.device, payload, received_at)]
+    raise PayloadError(f"{topic.kind.value} messages carry no records")
+
+
+def decode_status(payload: bytes) -> DeviceStatus:
+    """``online`` or ``offline`` (a device's Last Will), as plain text."""
+    text = payload.decode("utf-8", errors="replace").strip().lower()
+    try:
+        return DeviceStatus(text)
+    except ValueError:
+        raise PayloadError(f"status {text[:40]!r} is neither 'online' nor 'offline'") from None
+
+
+def decode_telemetry(device: str, payload: bytes, received_at: datetime) -> list[Measurement]:
+    """``{"time": ISO 8601, "readings": [{"quantity", "value", "unit"}, ...]}``."""
+    body = _json_object(payload)
+    extra = set(body) - {"time", "readings"}
+    if extra:
+        raise PayloadError(f"{sorted(extra)[0]}: unknown key")
+    time = _time(body.get("time"), received_at)
+    readings = body.get("readings")
+    if not isinstance(readings, list) or not readings:
+        raise PayloadError("readings: expected a non-empty list")
+    if len(readings) > MAX_READINGS:
+        raise PayloadError(f"readings: more than {MAX_READINGS}")
+    return [_reading(device, time, i, reading) for i, reading in enumerate(readings)]
+
+
+def decode_scan(device: str, payload: bytes, received_at: datetime) -> Scan:
+    """``{"time", "operator", "operation", "code", "quantity", "location"}``; the scanner is the
+    device of the topic."""
+    body = _json_object(payload)
+    extra = set(body) - _SCAN_KEYS
+    if extra:
+        raise PayloadError(f"{sorted(extra)[0]}: unknown key")
+    _time(body.get("time"), received_at)
+    try:
+        record = record_from_wire({**body, "kind": "scan", "scanner_id": device})
+    except RecordFormatError as exc:
+        raise PayloadError(str(exc)) from None
+    assert isinstance(record, Scan)
+    if not 0 <= record.quantity <= MAX_SCAN_QUANTITY:
+        raise PayloadError(f"quantity: {record.quantity} is outside 0..{MAX_SCAN_QUANTITY}")
+    return record
+
+
+def _json_object(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+    try:
+        body = json.loads(payload.decode("utf-8"))  # UTF-8 only: json.loads would guess
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise PayloadError(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _time(raw: Any, received_at: datetime) -> datetime:
+    if raw is None:
+        raise PayloadError("time: required")
+    try:
+        time = parse_time(raw)
+    except ValueError as exc:
+        raise PayloadError(f"time: {exc}") from None
+    if time < EARLIEST_TIME or time > received_at + MAX_CLOCK_AHEAD:
+        raise PayloadError(f"time: {raw} is not plausible (gateway clock {received_at:%FT%TZ})")
+    return time
+
+
+def _reading(device: str, time: datetime, index: int, raw: Any) -> Measurement:
+    where = f"readings[{index}]"
+    if not isinstance(raw, dict):
+        raise PayloadError(f"{where}: expected an object")
+    extra = set(raw) - {"quantity", "value", "unit"}
+    if extra:
+        raise PayloadError(f"{where}.{sorted(extra)[0]}: unknown key")
+    try:
+        quantity = Quantity(str(raw.get("quantity")))
+    except ValueError:
+        raise PayloadError(f"{where}.quantity: unknown quantity {raw.get('quantity')!r}") from None
+    unit = UNITS[quantity]
+    if raw.get("unit") != unit.value:
+        raise PayloadError(
+            f"{where}.unit: {raw.get('unit')!r} is not the unit of {quantity.value} ({unit.value})"
+        )
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PayloadError(f"{where}.value: expected a finite number")
+    low, high = PLAUSIBLE[quantity]
+    if not low <= value <= high:
+        raise PayloadError(f"{where}.value: {value} {unit.value} is outside {low}..{high}")
+    return Measurement(device, time, quantity, float(value), unit)
