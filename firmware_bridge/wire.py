@@ -38,7 +38,7 @@ class RecordFormatError(ValueError):
     """A wire record that cannot be turned into a typed record; the message names the field."""
 
 
-_CLASSES: Final[dict[RecordKind, type[Any]]] = {
+RECORD_CLASSES: Final[dict[RecordKind, type[Any]]] = {
     RecordKind.POSITION: Position,
     RecordKind.MEASUREMENT: Measurement,
     RecordKind.TAG_READ: TagRead,
@@ -47,7 +47,7 @@ _CLASSES: Final[dict[RecordKind, type[Any]]] = {
     RecordKind.TAG_EVENT: TagEvent,
 }
 
-_ENUM_FIELDS: Final[dict[str, type[StrEnum]]] = {
+ENUM_FIELDS: Final[dict[str, type[StrEnum]]] = {
     "fix_quality": FixQuality,
     "quantity": Quantity,
     "unit": Unit,
@@ -56,10 +56,10 @@ _ENUM_FIELDS: Final[dict[str, type[StrEnum]]] = {
     "event": TagEventType,
     "direction": TagDirection,
 }
-_TIME_FIELDS: Final[frozenset[str]] = frozenset(
+TIME_FIELDS: Final[frozenset[str]] = frozenset(
     {"time", "started_at", "ended_at", "first_seen", "last_seen"}
 )
-_FLOAT_FIELDS: Final[frozenset[str]] = frozenset(
+FLOAT_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "lat",
         "lon",
@@ -72,8 +72,8 @@ _FLOAT_FIELDS: Final[frozenset[str]] = frozenset(
         "peak_rssi_dbm",
     }
 )
-_INT_FIELDS: Final[frozenset[str]] = frozenset({"satellites", "antenna", "read_count"})
-_RANGES: Final[dict[str, tuple[float, float]]] = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
+INT_FIELDS: Final[frozenset[str]] = frozenset({"satellites", "antenna", "read_count"})
+FIELD_RANGES: Final[dict[str, tuple[float, float]]] = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
 
 
 def format_time(moment: datetime) -> str:
@@ -114,7 +114,7 @@ def record_from_wire(data: Any) -> Record:
         kind = RecordKind(str(data.get("kind")))
     except ValueError:
         raise RecordFormatError(f"kind: unknown record kind {data.get('kind')!r}") from None
-    cls = _CLASSES[kind]
+    cls = RECORD_CLASSES[kind]
     kwargs: dict[str, Any] = {}
     for item in dataclasses.fields(cls):
         if not item.init:
@@ -133,15 +133,15 @@ def record_from_wire(data: Any) -> Record:
 
 def _parse_field(kind: RecordKind, name: str, raw: Any) -> Any:
     try:
-        if name in _TIME_FIELDS:
+        if name in TIME_FIELDS:
             return parse_time(raw)
-        if name in _INT_FIELDS or (name == "quantity" and kind is RecordKind.SCAN):
+        if name in INT_FIELDS or (name == "quantity" and kind is RecordKind.SCAN):
             if isinstance(raw, bool) or not isinstance(raw, int):
                 raise ValueError("expected an integer")
             return raw
-        if name in _ENUM_FIELDS:
-            return _ENUM_FIELDS[name](raw)
-        if name in _FLOAT_FIELDS:
+        if name in ENUM_FIELDS:
+            return ENUM_FIELDS[name](raw)
+        if name in FLOAT_FIELDS:
             return _parse_float(name, raw)
         if name == "evidence":
             if not isinstance(raw, dict):
@@ -160,7 +160,7 @@ def _parse_float(name: str, raw: Any) -> float:
     value = float(raw)
     if not math.isfinite(value):
         raise ValueError("must be finite")
-    low, high = _RANGES.get(name, (-math.inf, math.inf))
+    low, high = FIELD_RANGES.get(name, (-math.inf, math.inf))
     if not low <= value <= high:
         raise ValueError(f"{value} is outside {low}..{high}")
     return value

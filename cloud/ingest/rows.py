@@ -22,59 +22,28 @@ from typing import Any, Final
 
 from cloud.ingest.times import utc_text
 from firmware_bridge.records import (
-    Alarm,
-    FixQuality,
-    Measurement,
-    Position,
-    Quantity,
     RecordKind,
-    Scan,
-    ScanOperation,
-    Severity,
-    TagDirection,
-    TagEvent,
-    TagEventType,
-    TagRead,
-    Unit,
 )
-from firmware_bridge.wire import RecordFormatError
+from firmware_bridge.wire import (
+    ENUM_FIELDS,
+    FIELD_RANGES,
+    FLOAT_FIELDS,
+    INT_FIELDS,
+    RECORD_CLASSES,
+    TIME_FIELDS,
+    RecordFormatError,
+)
 
 Converter = Callable[[Any], Any]
 Row = tuple[Any, ...]
 
-_CLASSES: Final[dict[RecordKind, type[Any]]] = {
-    RecordKind.POSITION: Position,
-    RecordKind.MEASUREMENT: Measurement,
-    RecordKind.TAG_READ: TagRead,
-    RecordKind.SCAN: Scan,
-    RecordKind.ALARM: Alarm,
-    RecordKind.TAG_EVENT: TagEvent,
-}
-_ENUMS: Final[dict[str, type[StrEnum]]] = {
-    "fix_quality": FixQuality,
-    "quantity": Quantity,
-    "unit": Unit,
-    "operation": ScanOperation,
-    "severity": Severity,
-    "event": TagEventType,
-    "direction": TagDirection,
-}
-_TIME_FIELDS: Final = frozenset({"time", "started_at", "ended_at", "first_seen", "last_seen"})
-_FLOAT_FIELDS: Final = frozenset(
-    {
-        "lat",
-        "lon",
-        "speed_mps",
-        "course_deg",
-        "hdop",
-        "altitude_m",
-        "value",
-        "rssi_dbm",
-        "peak_rssi_dbm",
-    }
-)
-_INT_FIELDS: Final = frozenset({"satellites", "antenna", "read_count"})
-_RANGES: Final[dict[str, tuple[float, float]]] = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
+# The same field tables as the reference decoder, so both always check the same things.
+_CLASSES = RECORD_CLASSES
+_ENUMS = ENUM_FIELDS
+_TIME_FIELDS = TIME_FIELDS
+_FLOAT_FIELDS = FLOAT_FIELDS
+_INT_FIELDS = INT_FIELDS
+_RANGES = FIELD_RANGES
 
 
 def _integer(raw: Any) -> int:
