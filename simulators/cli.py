@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from simulators.cli_options import duration_option, emit_log_option, link_option, seed_option
 from simulators.gps_van import MAX_RATE_HZ, MIN_RATE_HZ, GpsVanSimulator, RunStats
 from simulators.modbus_bus import (
     DEFAULT_PROBES,
@@ -49,26 +50,11 @@ def simulate_group() -> None:
     help="Nominal cruise speed in km/h (traffic varies it).",
 )
 @click.option("--vehicle-id", default="van-01", show_default=True)
-@click.option(
-    "--link",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Symlink to the pty's device, e.g. /tmp/van-gps.",
-)
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0.0),
-    default=None,
-    help="Seconds to run; until Ctrl-C when omitted.",
-)
-@click.option(
-    "--emit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="JSON-lines file with one wire record per emitted fix.",
-)
+@link_option("/tmp/van-gps")
+@duration_option()
+@emit_log_option("one wire record per emitted fix")
 @click.option("--faults/--no-faults", default=False, show_default=True, help="Inject line faults.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 def gps_command(
     city: str,
     rate: float,
@@ -158,25 +144,10 @@ simulate_group.add_command(rfid_portal_command)
     show_default=True,
     help="Line speed the inter-frame silence is timed for.",
 )
-@click.option(
-    "--link",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Symlink to the pty's device, e.g. /tmp/modbus-bus.",
-)
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0.0),
-    default=None,
-    help="Seconds to run; until Ctrl-C when omitted.",
-)
-@click.option(
-    "--emit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="JSON-lines file with one measurement record per value served.",
-)
-@click.option("--seed", type=int, default=0, show_default=True)
+@link_option("/tmp/modbus-bus")
+@duration_option()
+@emit_log_option("one measurement record per value served")
+@seed_option()
 def modbus_bus_command(
     probes: str,
     baud: int,

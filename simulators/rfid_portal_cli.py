@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from simulators.cli_options import duration_option, link_option, seed_option
 from simulators.rfid_portal import PortalReader, PortalStats
 from simulators.rfid_portal_run import DuplexPtyPort, RunStats, run_portal
 from simulators.rfid_scene import build_scene
@@ -17,19 +18,9 @@ FAULT_PROBABILITY = 0.02
 
 
 @click.command(name="rfid-portal")
-@click.option(
-    "--link",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Symlink to the pty's device, e.g. /tmp/dock-door-1.",
-)
-@click.option(
-    "--duration",
-    type=click.FloatRange(min=0.0),
-    default=None,
-    help="Seconds to run; until Ctrl-C when omitted.",
-)
-@click.option("--seed", type=int, default=0, show_default=True)
+@link_option("/tmp/dock-door-1")
+@duration_option()
+@seed_option()
 @click.option(
     "--emit-log",
     type=click.Path(dir_okay=False, path_type=Path),
