@@ -319,10 +319,8 @@ class Uplink:
             if deleting.cancelled() or deleting.exception() is not None:
                 return None
         losses = await self._losses()
-        # Records up to batch.last_seq may still be stored (its delete waits for its ack): at
-        # most len(batch.records) of them, since the batch was the outbox's oldest records.
-        rows = await self._buffer.peek(len(batch.records) + limit, sys.maxsize)
-        after = [record for record in rows if record.seq > batch.last_seq]
+        # Records up to batch.last_seq may still be stored (its delete waits for its ack).
+        after = await self._buffer.peek(limit, sys.maxsize, after_seq=batch.last_seq)
         records = take_batch(after, limit, self._settings.batch_max_bytes)
         if len(records) < limit and len(records) == len(after):
             return None  # not full: a later peek may find more, so let the next step peek

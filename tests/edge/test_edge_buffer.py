@@ -73,6 +73,56 @@ async def test_ack_deletes_up_to_seq_and_ignores_older_acks(buf: Buffer) -> None
         await buf.ack(5)
 
 
+async def test_peek_after_seq_returns_only_later_records_within_the_limits(buf: Buffer) -> None:
+    await buf.append([position(i) for i in range(6)])
+    two = sum(len(serialize_payload(position(i))) for i in range(3, 5))
+    assert [r.seq for r in await buf.peek(10, 10**6, after_seq=3)] == [4, 5, 6]
+    assert [r.seq for r in await buf.peek(2, 10**6, after_seq=1)] == [2, 3]
+    assert [r.seq for r in await buf.peek(10, two, after_seq=3)] == [4, 5]
+    assert [r.seq for r in await buf.peek(10, 1, after_seq=3)] == [4]  # oversized: still one
+    assert await buf.peek(10, 10**6, after_seq=6) == []
+    assert await buf.peek(10, 10**6, after_seq=0) == await buf.peek(10, 10**6)
+    peeked = await buf.peek(1, 10**6, after_seq=4)
+    assert peeked == [
+        BufferedRecord(5, "position", "van-7", peeked[0].created_at, serialize_payload(position(4)))
+    ]
+
+
+async def test_peek_after_seq_skips_acked_and_quarantined_gaps(buf: Buffer) -> None:
+    await buf.append([position(i) for i in range(6)])
+    await buf.ack(2)
+    await buf.quarantine(4, "test")
+    assert [r.seq for r in await buf.peek(10, 10**6, after_seq=1)] == [3, 5, 6]
+    assert [r.seq for r in await buf.peek(2, 10**6, after_seq=3)] == [5, 6]
+    with pytest.raises(ValueError, match="max_records"):
+        await buf.peek(0, 1000, after_seq=1)
+
+
+async def test_ack_keeps_record_byte_and_business_usage_right(tmp_path: Path) -> None:
+    scans = [scan(i) for i in range(3)]
+    async with Buffer.open(tmp_path / "outbox.db", max_records=3) as buf:
+        assert await buf.append([scans[0], position(0), scans[1]]) == [1, 2, 3]
+        assert await buf.ack(2) == 2
+        stats = await buf.stats()
+        assert (stats.records, stats.bytes, stats.last_acked_seq) == (
+            1,
+            len(serialize_payload(scans[1])),
+            2,
+        )
+        # Only one business record is still counted, so two more fit the cap of three.
+        assert await buf.append([scans[2], scan(3)]) == [4, 5]
+        assert await buf.ack(5) == 3
+        assert await buf.ack(5) == 0
+        assert (await buf.stats()).records == 0
+        assert await buf.append([scan(i) for i in range(4, 7)]) == [6, 7, 8]
+        with pytest.raises(ValueError, match="beyond the last seq"):
+            await buf.ack(9)
+    async with Buffer.open(tmp_path / "outbox.db", max_records=3) as buf:
+        stats = await buf.stats()
+        assert (stats.records, stats.last_acked_seq, stats.next_seq) == (3, 5, 9)
+        assert [r.seq for r in await buf.peek(10, 10**6)] == [6, 7, 8]
+
+
 async def test_stats_track_records_bytes_and_seqs(buf: Buffer) -> None:
     assert await buf.stats() == BufferStats(0, 0, None, 1, 0)
     await buf.append([position(0), measurement(1)])
