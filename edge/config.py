@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from device_profiles import Codec, ProfileError, load_profile
+from device_profiles.ble_profile import load_ble_profile
 from device_profiles.modbus_settings import SettingError, setting_writes
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -415,10 +416,79 @@ class MqttDevice(_Section):
         return self
 
 
+BLE_DEFAULT_PROFILES = {
+    "ruuvi": "ruuvitag",
+    "atc": "lywsd03mmc-atc",
+    "pvvx": "lywsd03mmc-pvvx",
+    "bthome": "bthome-door",
+}
+
+
+class BleSensor(_Section):
+    address: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    id: NonEmpty
+    format: Literal["ruuvi", "atc", "pvvx", "bthome"]
+    bindkey: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$")] | None = None
+    """Hex AES key of an encrypted BTHome sensor."""
+    profile: NonEmpty | None = None
+    """BLE profile (valid ranges); default by format, e.g. ruuvitag for ruuvi."""
+
+    @field_validator("address")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _profile_loads(self) -> BleSensor:
+        try:
+            profile = load_ble_profile(self.profile or BLE_DEFAULT_PROFILES[self.format])
+        except ProfileError as exc:
+            raise ValueError(f"profile {exc}") from None
+        if profile.format != self.format:
+            raise ValueError(f"profile {profile.model!r} is for format {profile.format}")
+        return self
+
+
+class BleDevice(_Section):
+    """BLE advertising sensors heard by one adapter (scanner)."""
+
+    id: NonEmpty
+    type: Literal["ble"]
+    adapter: NonEmpty | None = None
+    """e.g. hci0; default: the system's."""
+    passive: bool = True
+    min_interval_s: Annotated[float, Field(ge=0)] = 10.0
+    """Per sensor: readings at most this often; the same payload inside it is a duplicate."""
+    sensors: Annotated[list[BleSensor], Field(min_length=1)]
+    backend: Literal["bleak", "replay"] = "bleak"
+    replay_file: Path | None = None
+    """JSON-lines advertisements (the ``decode`` input shape) replayed with their timing."""
+    retry_initial_s: PositiveFloat = 1.0
+    retry_max_s: PositiveFloat = 30.0
+
+    @field_validator("replay_file")
+    @classmethod
+    def _replay_relative(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BleDevice:
+        if (self.backend == "replay") != (self.replay_file is not None):
+            raise ValueError('replay_file is needed by, and only by, backend = "replay"')
+        addresses = [sensor.address for sensor in self.sensors]
+        repeated = sorted({a for a in addresses if addresses.count(a) > 1})
+        if repeated:
+            raise ValueError(f"sensor address used twice: {', '.join(repeated)}")
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("retry_max_s must be >= retry_initial_s")
+        return self
+
+
 DeviceSettings = Annotated[
-    NmeaGpsDevice | ModbusRtuDevice | RfidR2000Device | MqttDevice, Field(discriminator="type")
+    NmeaGpsDevice | ModbusRtuDevice | RfidR2000Device | MqttDevice | BleDevice,
+    Field(discriminator="type"),
 ]
-DEVICE_TYPES = ("nmea_gps", "modbus_rtu", "rfid_r2000", "mqtt")
+DEVICE_TYPES = ("nmea_gps", "modbus_rtu", "rfid_r2000", "mqtt", "ble")
 
 
 class GatewayConfig(_Section):

@@ -19,6 +19,7 @@ from edge.connectors.factory import Connector, build_connector
 from edge.health import health_snapshot, write_status
 from edge.local_api import create_app, serve
 from edge.pipeline import Pipeline
+from edge.scanner_api import pending_scans_from
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class Gateway:
                 asyncio.create_task(c.run(), name=f"connector {c.name}") for c in connectors
             ]
             local_api = contextlib.AsyncExitStack()
-            self.local_api_url = await self._start_local_api(local_api, put)
+            self.local_api_url = await self._start_local_api(local_api, put, buffer)
             await self._write_status(snapshot)  # producers find local_api_url at once
             try:
                 await self._until_stop_or_crash(
@@ -154,12 +155,19 @@ class Gateway:
                 await self._write_status(snapshot)
                 log.info("status written to %s; bye", self.status_path)
 
-    async def _start_local_api(self, stack: contextlib.AsyncExitStack, put: Put) -> str | None:
+    async def _start_local_api(
+        self, stack: contextlib.AsyncExitStack, put: Put, buffer: Buffer
+    ) -> str | None:
         settings = self.config.local_api
         if not settings.enabled:
             return None
         token = None if settings.token is None else settings.token.get_secret_value()
-        app = create_app(put=put, health=lambda: self._latest_health, token=token)
+        app = create_app(
+            put=put,
+            health=lambda: self._latest_health,
+            token=token,
+            pending_scans=pending_scans_from(buffer),
+        )
         try:
             url = await stack.enter_async_context(serve(app, settings.host, settings.port))
         except OSError as exc:

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edge.buffer import BufferFullError
 from edge.pipeline import BufferWriteError, PipelineStoppedError
+from edge.scanner_api import SCANNER_PAGE_PATH, PendingScans, scanner_router
 from firmware_bridge.records import Record
 from firmware_bridge.wire import RecordFormatError, record_from_wire
 
@@ -90,8 +91,11 @@ def parse_records(body: Any) -> list[Record]:
     return records
 
 
-def create_app(*, put: Put, health: Health, token: str | None = None) -> FastAPI:
-    """The FastAPI app; ``put`` is :meth:`edge.pipeline.Pipeline.put`."""
+def create_app(
+    *, put: Put, health: Health, token: str | None = None, pending_scans: PendingScans | None = None
+) -> FastAPI:
+    """The FastAPI app; ``put`` is :meth:`edge.pipeline.Pipeline.put`, ``pending_scans`` is
+    :func:`edge.scanner_api.pending_scans_from` of the buffer (else that route answers 501)."""
     app = FastAPI(title="RetailEdge gateway local API", openapi_url="/api/v1/openapi.json")
 
     @app.exception_handler(StarletteHTTPException)
@@ -101,7 +105,8 @@ def create_app(*, put: Put, health: Health, token: str | None = None) -> FastAPI
 
     @app.middleware("http")
     async def _auth(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        if token is not None and not _bearer_matches(request, token):
+        public = request.url.path == SCANNER_PAGE_PATH  # static page; it sends the token
+        if token is not None and not public and not _bearer_matches(request, token):
             return error(
                 401,
                 "unauthorized",
@@ -140,6 +145,8 @@ def create_app(*, put: Put, health: Health, token: str | None = None) -> FastAPI
                 "last_seq": seqs[-1] if seqs else None,
             }
         )
+
+    app.include_router(scanner_router(put=put, pending=pending_scans))
 
     @app.get("/api/v1/health")
     async def get_health() -> JSONResponse:

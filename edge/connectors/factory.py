@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge.config import (
+    BleDevice,
     DeviceSettings,
     ModbusRtuDevice,
     MqttDevice,
     NmeaGpsDevice,
     RfidR2000Device,
 )
+from edge.connectors.ble import BleConnector
 from edge.connectors.modbus_rtu import ModbusRtuConnector
 from edge.connectors.mqtt import MqttConnector, Put, dead_letters_file
 from edge.connectors.rfid_r2000 import RfidR2000Connector
@@ -46,6 +48,8 @@ def build_connector(
             return ModbusRtuConnector(device, sink)
         case RfidR2000Device():
             return RfidR2000Connector(device, sink, state_dir=data_dir)
+        case BleDevice():
+            return BleConnector(device, sink)
         case MqttDevice():
             if put is None:
                 raise ValueError(f"device {device.id}: mqtt needs put= (acks follow durability)")
