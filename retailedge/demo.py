@@ -9,7 +9,6 @@ import contextlib
 import json
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from retailedge.demo_config import write_gateway_config
 from retailedge.processes import (
     Child,
     DemoProcessError,
+    free_port,
     retailedge_command,
     run_checked,
     start_child,
@@ -68,15 +68,6 @@ class DemoSettings:
     duration_s: float | None
     city: str
     quiet: bool
-
-
-def _free_port(preferred: int) -> int:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _say(settings: DemoSettings, message: str) -> None:
@@ -374,7 +365,7 @@ def demo_command(
     root.mkdir(parents=True, exist_ok=True)
     settings = DemoSettings(
         data_dir=root.resolve(),
-        port=_free_port(port),
+        port=free_port(port),
         gps_rate_hz=gps_rate,
         duration_s=duration,
         city=city,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +50,16 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def free_port(preferred: int = 0) -> int:
+    """A loopback TCP port that is free now: ``preferred`` when it can be bound, else any."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def retailedge_command(*args: str) -> list[str]:

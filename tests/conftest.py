@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import retailedge.processes
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -79,6 +81,4 @@ def mqtt_broker() -> tuple[str, int]:
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return retailedge.processes.free_port()

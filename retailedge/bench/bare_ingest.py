@@ -6,7 +6,6 @@ idempotency."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from fastapi import FastAPI, Request
 
 from firmware_bridge.wire import record_to_wire
 from retailedge.bench.workload import telemetry
+from retailedge.processes import free_port
 
 COLUMNS = ("seq", "kind", "device_id", "time", "lat", "lon", "value")
 
@@ -49,9 +49,7 @@ def create_app(database: Path) -> FastAPI:
 
 def measure_bare_ingest(folder: Path, record_count: int, batch_records: int) -> float:
     folder.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "retailedge.bench.bare_ingest", str(folder / "bare.db"), str(port)],
         stdout=subprocess.DEVNULL,

@@ -24,7 +24,14 @@ from edge.buffer import Buffer
 from retailedge.bench.bare_ingest import measure_bare_ingest
 from retailedge.bench.workload import telemetry
 from retailedge.demo_config import write_gateway_config
-from retailedge.processes import Child, retailedge_command, run_checked, start_child, wait_for_http
+from retailedge.processes import (
+    Child,
+    free_port,
+    retailedge_command,
+    run_checked,
+    start_child,
+    wait_for_http,
+)
 
 BATCH_RECORDS = 10_000
 BASELINE_BATCH_RECORDS = 5000
@@ -42,14 +49,6 @@ async def _prefill(path: Path, count: int, progress: Callable[[str], None]) -> N
             done += len(chunk)
             if done % 200_000 == 0 or done == count:
                 progress(f"buffered {done:,} of {count:,} records")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _wait_for_ack(
@@ -118,7 +117,7 @@ async def _drain(
             retailedge_command("cloud", "create-gateway", "--id", gateway_id, "--json", *args)
         )
     )["token"]
-    port = _free_port()
+    port = free_port()
     cloud = start_child(
         "cloud",
         retailedge_command("cloud", "serve", "--port", str(port), *args),

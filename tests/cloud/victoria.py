@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,14 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from retailedge.processes import free_port
+
 BINARY = "/usr/bin/victoria-metrics"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -86,7 +80,7 @@ def victoria_metrics(tmp_path: Path) -> Iterator[Victoria]:
         if os.environ.get("RETAILEDGE_REQUIRE_SERVICES") == "1":
             pytest.fail(f"{BINARY} is missing and RETAILEDGE_REQUIRE_SERVICES=1")
         pytest.skip(f"{BINARY} not installed (apt-get install victoria-metrics)")
-    server = Victoria(port=_free_port(), data=tmp_path / "vm-data")
+    server = Victoria(port=free_port(), data=tmp_path / "vm-data")
     server.start()
     try:
         yield server

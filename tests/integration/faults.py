@@ -19,7 +19,6 @@ import contextlib
 import gzip
 import json
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,8 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+
+from retailedge.processes import free_port
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "upgrade"}
@@ -93,12 +94,6 @@ class _Flakiness:
     after_share: float
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -154,7 +149,7 @@ class FaultProxy:
 
     def __init__(self, upstream: str, port: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self._exchanges: list[Exchange] = []
