@@ -5,9 +5,9 @@ idempotency."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 
 from firmware_bridge.wire import record_to_wire
 from retailedge.bench.workload import telemetry
-from retailedge.processes import free_port
+from retailedge.processes import free_port, start_child, wait_for_http
 
 COLUMNS = ("seq", "kind", "device_id", "time", "lat", "lon", "value")
 
@@ -50,15 +50,15 @@ def create_app(database: Path) -> FastAPI:
 def measure_bare_ingest(folder: Path, record_count: int, batch_records: int) -> float:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    server = subprocess.Popen(
+    url = f"http://127.0.0.1:{port}"
+    server = start_child(
+        "bare ingest server",
         [sys.executable, "-m", "retailedge.bench.bare_ingest", str(folder / "bare.db"), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        folder / "bare.log",
     )
     try:
-        url = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_for_http(f"{url}/healthz", server))
         with httpx.Client(base_url=url, timeout=30.0) as client:
-            _wait_healthy(client, server)
             wire = [record_to_wire(r, seq) for seq, r in enumerate(telemetry(record_count), 1)]
             bodies = [
                 json.dumps(wire[i : i + batch_records]).encode()
@@ -71,21 +71,7 @@ def measure_bare_ingest(folder: Path, record_count: int, batch_records: int) -> 
                 ).raise_for_status()
             return record_count / (time.perf_counter() - started)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait_healthy(client: httpx.Client, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the bare ingest server exited at start")
-        try:
-            if client.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the bare ingest server did not start within 30 s")
+        asyncio.run(server.stop(timeout_s=10))
 
 
 if __name__ == "__main__":
