@@ -100,6 +100,16 @@ def start_gateway(
     return child, gateway_dir
 
 
+def start_gps_van(tmp: Path, tty: Path, seconds: float, *extra: str) -> Child:
+    """``retailedge simulate gps`` for van-01 at 10 Hz on ``tty`` for ``seconds``."""
+    argv = ["--link", str(tty), "--rate", "10", "--vehicle-id", "van-01"]
+    return start_child(
+        "gps simulator",
+        retailedge_command("simulate", "gps", *argv, "--duration", str(seconds), *extra),
+        tmp / "logs" / "simulator.log",
+    )
+
+
 def gateway_status(gateway_dir: Path) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = json.loads((gateway_dir / "status.json").read_text())

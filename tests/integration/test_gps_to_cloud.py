@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from retailedge.processes import retailedge_command, start_child
 from tests.integration.cluster import (
     gateway_status,
     read_jsonl,
     start_cloud,
     start_gateway,
+    start_gps_van,
     wait_until,
 )
 
@@ -26,26 +26,8 @@ def _run_van(tmp_path: Path, free_port: int, database_url: str | None, seconds: 
     tty = tmp_path / "van-gps.tty"
     emitted_log = tmp_path / "emitted.jsonl"
     gateway, gateway_dir = start_gateway(tmp_path, cloud, "van-01", tty)
-    simulator = start_child(
-        "gps simulator",
-        retailedge_command(
-            "simulate",
-            "gps",
-            "--link",
-            str(tty),
-            "--rate",
-            "10",
-            "--vehicle-id",
-            "van-01",
-            "--duration",
-            str(seconds),
-            "--faults",
-            "--emit-log",
-            str(emitted_log),
-            "--seed",
-            "7",
-        ),
-        tmp_path / "logs" / "simulator.log",
+    simulator = start_gps_van(
+        tmp_path, tty, seconds, "--faults", "--emit-log", str(emitted_log), "--seed", "7"
     )
     try:
         assert simulator.process.wait(timeout=seconds + 30) == 0, simulator.tail()

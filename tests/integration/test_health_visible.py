@@ -10,8 +10,14 @@ from typing import Any
 import pytest
 
 from firmware_bridge.wire import parse_time
-from retailedge.processes import Child, retailedge_command, start_child
-from tests.integration.cluster import gateway_status, start_cloud, start_gateway, wait_until
+from retailedge.processes import Child
+from tests.integration.cluster import (
+    gateway_status,
+    start_cloud,
+    start_gateway,
+    start_gps_van,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,24 +67,7 @@ def test_the_cloud_shows_the_gateways_health(tmp_path: Path, free_port: int) -> 
     cloud = start_cloud(tmp_path, free_port)
     tty = tmp_path / "van-gps.tty"
     gateway, gateway_dir = start_gateway(tmp_path, cloud, "van-01", tty)
-    simulator = start_child(
-        "gps simulator",
-        retailedge_command(
-            "simulate",
-            "gps",
-            "--link",
-            str(tty),
-            "--rate",
-            "10",
-            "--vehicle-id",
-            "van-01",
-            "--duration",
-            "30",
-            "--seed",
-            "3",
-        ),
-        tmp_path / "logs" / "simulator.log",
-    )
+    simulator = start_gps_van(tmp_path, tty, 30, "--seed", "3")
     children: list[Child] = [simulator, gateway, cloud.child]
     try:
         with cloud.api() as api:
