@@ -143,7 +143,9 @@ def create_gateway_command(
 
 @cloud_group.command("create-user")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "operator", "warehouse"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "operator", "warehouse", "channel"])
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"name", "role", "api_key"} as JSON.')
 @_database_options
 def create_user_command(

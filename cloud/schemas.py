@@ -64,7 +64,7 @@ class GatewayPublic(BaseModel):
     health: dict[str, Any] | None
 
 
-UserRoleName = Literal["admin", "operator", "warehouse"]
+UserRoleName = Literal["admin", "operator", "warehouse", "channel"]
 
 
 class UserCreate(BaseModel):

@@ -16,10 +16,14 @@ class Role(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
     WAREHOUSE = "warehouse"
+    # A sales channel's integration: submits and reads only its own orders (name = channel id).
+    CHANNEL = "channel"
     GATEWAY = "gateway"
 
 
-USER_ROLES: Final[frozenset[Role]] = frozenset({Role.ADMIN, Role.OPERATOR, Role.WAREHOUSE})
+USER_ROLES: Final[frozenset[Role]] = frozenset(
+    {Role.ADMIN, Role.OPERATOR, Role.WAREHOUSE, Role.CHANNEL}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 from cloud.db import create_engine
-from cloud.models import Base
+from cloud.tables import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _run(connection: Connection) -> None:

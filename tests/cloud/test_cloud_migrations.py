@@ -11,12 +11,12 @@ from sqlalchemy import Connection, inspect
 
 from cloud.db import create_engine
 from cloud.migrate import alembic_config, upgrade_database
-from cloud.models import Base
+from cloud.tables import metadata
 
 
 def _differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata))
 
 
 Indexes = list[tuple[str | None, list[str | None]]]

@@ -1,0 +1,10 @@
+"""Every ORM table of the cloud, in one metadata: import this for migrations and tests."""
+
+from __future__ import annotations
+
+from cloud import catalog_models, order_models, stock_models
+from cloud.models import Base
+
+metadata = Base.metadata
+
+__all__ = ["catalog_models", "metadata", "order_models", "stock_models"]
