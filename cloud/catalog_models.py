@@ -83,6 +83,8 @@ class Sku(Base):
     volume_cm3: Mapped[int] = mapped_column(Integer)
     pack_of: Mapped[str | None] = mapped_column(String(64), ForeignKey("skus.id"))
     pack_quantity: Mapped[int] = mapped_column(Integer, default=1)
+    # Deactivated SKUs stay for history but leave the gateway snapshot and new orders.
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -108,6 +110,7 @@ class Member(Base):
     tags: Mapped[list[str]] = mapped_column(JSONType)
     name_enc: Mapped[str] = mapped_column(Text)
     phone_enc: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -158,4 +161,5 @@ class Channel(Base):
     kind: Mapped[str] = mapped_column(String(32))
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

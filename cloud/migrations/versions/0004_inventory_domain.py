@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("webhook_url", sa.Text(), nullable=True),
         sa.Column("webhook_secret", sa.String(length=128), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_channels")),
     )
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("tags", JSON, nullable=False),
         sa.Column("name_enc", sa.Text(), nullable=False),
         sa.Column("phone_enc", sa.Text(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_members")),
@@ -108,6 +110,7 @@ def upgrade() -> None:
         sa.Column("volume_cm3", sa.Integer(), nullable=False),
         sa.Column("pack_of", sa.String(length=64), nullable=True),
         sa.Column("pack_quantity", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["pack_of"], ["skus.id"], name=op.f("fk_skus_pack_of_skus")),
@@ -366,6 +369,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("node_id", "sku_id", name=op.f("pk_stock_levels")),
     )
     op.create_table(
+        "stock_transfers",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("from_node_id", sa.String(length=64), nullable=False),
+        sa.Column("to_node_id", sa.String(length=64), nullable=False),
+        sa.Column("lines", JSON, nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_by", sa.String(length=128), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["from_node_id"], ["nodes.id"], name=op.f("fk_stock_transfers_from_node_id_nodes")
+        ),
+        sa.ForeignKeyConstraint(
+            ["to_node_id"], ["nodes.id"], name=op.f("fk_stock_transfers_to_node_id_nodes")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_transfers")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_stock_transfers_idempotency_key")),
+    )
+    op.create_index(
+        op.f("ix_stock_transfers_to_node_id_status"), "stock_transfers", ["to_node_id", "status"]
+    )
+    op.create_table(
+        "epc_states",
+        sa.Column("epc_hex", sa.String(length=128), nullable=False),
+        sa.Column("node_id", sa.String(length=64), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("source_ref", sa.String(length=200), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["node_id"], ["nodes.id"], name=op.f("fk_epc_states_node_id_nodes")),
+        sa.PrimaryKeyConstraint("epc_hex", name=op.f("pk_epc_states")),
+    )
+    op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("order_id", sa.String(length=64), nullable=False),
@@ -394,6 +432,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("epc_states")
+    op.drop_table("stock_transfers")
     op.drop_table("webhook_deliveries")
     op.drop_table("stock_levels")
     op.drop_table("reservations")
