@@ -116,3 +116,38 @@ class StockException(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StockTransfer(Base):
+    """Units sent from one node to another: out at the sender now, in at the receiver later."""
+
+    __tablename__ = "stock_transfers"
+    __table_args__ = (Index(None, "to_node_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    from_node_id: Mapped[str] = mapped_column(String(64), ForeignKey("nodes.id"))
+    to_node_id: Mapped[str] = mapped_column(String(64), ForeignKey("nodes.id"))
+    # [{"sku_id": "...", "quantity": 3}, ...]
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # in_transit | received
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_by: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EpcState(Base):
+    """Where an RFID tag was last seen passing a dock door, so in-then-in counts once."""
+
+    __tablename__ = "epc_states"
+
+    epc_hex: Mapped[str] = mapped_column(String(128), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), ForeignKey("nodes.id"))
+    # in | out
+    direction: Mapped[str] = mapped_column(String(8))
+    # The tag event that set this state: "tag:<gateway_id>:<seq>".
+    source_ref: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
