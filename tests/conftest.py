@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -50,27 +52,75 @@ def shared_data(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards (asyncpg URL)."""
-    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+def _postgres_admin(sql: str) -> None:
     import asyncpg
 
-    name = f"retailedge_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = f"postgresql://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
+    async def run() -> None:
+        conn = await asyncpg.connect(f"postgresql://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test")
         try:
             await conn.execute(sql)
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run())
+
+
+def _postgres_database_url(name: str) -> str:
+    return f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+
+
+@contextlib.contextmanager
+def _scratch_postgres_database(template: str | None = None) -> Iterator[str]:
+    name = f"retailedge_test_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    _postgres_admin(f'CREATE DATABASE "{name}"{clause}')
     try:
-        yield f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+        yield name
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards (asyncpg URL)."""
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    with _scratch_postgres_database() as name:
+        yield _postgres_database_url(name)
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_template() -> Iterator[str]:
+    """A database migrated to the newest schema once per run, copied by each test that needs one."""
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    from cloud.migrate import upgrade_database
+
+    with _scratch_postgres_database() as name:
+        asyncio.run(upgrade_database(_postgres_database_url(name)))
+        yield name
+
+
+@pytest.fixture
+def migrated_postgres_url(_migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database already at the newest schema (a copy of a migrated template)."""
+    with _scratch_postgres_database(template=_migrated_postgres_template) as name:
+        yield _postgres_database_url(name)
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from cloud.migrate import upgrade_database
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "cloud.db"
+    asyncio.run(upgrade_database(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(_migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A SQLite database file in tmp_path already at the newest schema."""
+    path = tmp_path / "cloud.db"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +14,15 @@ from sqlalchemy import Connection, inspect
 from cloud.db import create_engine
 from cloud.migrate import alembic_config, upgrade_database
 from cloud.tables import metadata
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: these tests migrate from nothing (the API tests get migrated copies)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 def _differences(connection: Connection) -> list[Any]:
