@@ -24,12 +24,25 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Decode raw device input (nmea, modbus, epc, rfid) to JSON lines.",
     ),
     "cloud": ("cloud.cli", "cloud_group", "Serve and administer the cloud service."),
+    "status": (
+        "cloud.status_cli",
+        "status_command",
+        "Gateways, vehicles, alarms and orders of a running cloud.",
+    ),
     "simulate": (
         "simulators.cli",
         "simulate_group",
         "Simulated devices speaking real wire formats.",
     ),
 }
+
+
+def _add_fleet_replay(simulate: click.Command) -> None:
+    """simulators/ must not import retailedge or cloud, so the fleet replay joins its group here."""
+    from retailedge.fleet.cli import fleet_command
+
+    if isinstance(simulate, click.Group):
+        simulate.add_command(fleet_command)
 
 
 class LazyGroup(click.Group):
@@ -43,6 +56,8 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{module_name}.{attribute} is not a click command")
+        if cmd_name == "simulate":
+            _add_fleet_replay(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
 
+from retailedge.bench.allocate import DEFAULT_POSTGRES_URL, run_allocate_bench
+from retailedge.bench.dispatch import SAMPLE_DAY, DispatchBenchConfig, run_dispatch_bench
 from retailedge.bench.drain import run_drain_bench
 from retailedge.bench.ingest import run_ingest_bench
 
@@ -80,4 +84,129 @@ def ingest_command(records: int, repeat: int, rows_per_transaction: int, as_json
 def drain_command(records: int, baseline_records: int, as_json: bool) -> None:
     """A buffered backlog drained to a local cloud: records/s, duplicates and missing records."""
     result = run_drain_bench(records, baseline_records, _progress(False))
+    _report(result, as_json)
+
+
+@bench_group.command("allocate")
+@click.option(
+    "--backend",
+    type=click.Choice(["sqlite", "postgresql", "both"]),
+    default="both",
+    show_default=True,
+    help="Database(s) behind the cloud.",
+)
+@click.option(
+    "--orders", type=click.IntRange(10), default=5000, show_default=True, help="Orders per run."
+)
+@click.option(
+    "--clients",
+    type=click.IntRange(1, 1000),
+    default=32,
+    show_default=True,
+    help="Concurrent keep-alive connections.",
+)
+@click.option(
+    "--postgres-url",
+    default=DEFAULT_POSTGRES_URL,
+    show_default=True,
+    help="Server to create (and drop) a fresh database on.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per backend.")
+def allocate_command(
+    backend: str, orders: int, clients: int, postgres_url: str, as_json: bool
+) -> None:
+    """Orders/s through POST /api/v1/orders against a real cloud, and units oversold (0)."""
+    backends = ["sqlite", "postgresql"] if backend == "both" else [backend]
+    for result in run_allocate_bench(backends, orders, clients, postgres_url, _progress(False)):
+        _report(result, as_json)
+
+
+@bench_group.command("dispatch")
+@click.option(
+    "--tasks", type=click.IntRange(10), default=500, show_default=True, help="Open tasks."
+)
+@click.option("--riders", type=click.IntRange(1), default=50, show_default=True, help="Riders.")
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="Steady-load re-plans measured after the build-up.",
+)
+@click.option(
+    "--budget-ms",
+    type=click.IntRange(10, 60_000),
+    default=1000,
+    show_default=True,
+    help="Hard time budget of one re-plan.",
+)
+@click.option(
+    "--reference-s",
+    type=click.FloatRange(0.1, 600),
+    default=30.0,
+    show_default=True,
+    help="Time the same engine gets for the reference solution.",
+)
+@click.option(
+    "--scenario",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=SAMPLE_DAY,
+    show_default="the committed sample day",
+    help="Recorded day replayed with the engine and with the baseline.",
+)
+@click.option(
+    "--solomon-limit",
+    type=click.IntRange(-1),
+    default=0,
+    show_default=True,
+    help="Solomon instances to solve: 0 all, -1 none.",
+)
+@click.option(
+    "--solomon-budget-s",
+    type=click.FloatRange(0.1, 600),
+    default=5.0,
+    show_default=True,
+    help="Engine time per Solomon instance.",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Small everything: 60 tasks × 8 riders, 3 rounds, 2 s reference, a 60-order day, "
+    "one Solomon instance at 0.5 s.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def dispatch_command(
+    tasks: int,
+    riders: int,
+    rounds: int,
+    budget_ms: int,
+    reference_s: float,
+    scenario: Path,
+    solomon_limit: int,
+    solomon_budget_s: float,
+    quick: bool,
+    as_json: bool,
+) -> None:
+    """Re-plan latency and cost vs a 30 s solve, service vs nearest-idle baseline, Solomon gaps."""
+    config = DispatchBenchConfig(
+        tasks=tasks,
+        riders=riders,
+        rounds=rounds,
+        budget_s=budget_ms / 1000,
+        reference_s=reference_s,
+        scenario=scenario,
+        solomon_limit=solomon_limit,
+        solomon_budget_s=solomon_budget_s,
+    )
+    if quick:
+        config = replace(
+            config,
+            tasks=60,
+            riders=8,
+            rounds=3,
+            reference_s=2.0,
+            solomon_limit=min(solomon_limit, 1) if solomon_limit != 0 else 1,
+            solomon_budget_s=0.5,
+        )
+    result = run_dispatch_bench(config, quick, _progress(False))
     _report(result, as_json)
