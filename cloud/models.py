@@ -116,6 +116,8 @@ class MeasurementRow(_GatewayRecord, Base):
     quantity: Mapped[str] = mapped_column(String(32))
     value: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(16))
+    quality: Mapped[str | None] = mapped_column(String(16))
+    """``good`` or ``out_of_range`` (see MeasurementQuality); null for rows stored before."""
 
 
 class TagReadRow(_GatewayRecord, Base):

@@ -2,10 +2,14 @@
 
 from device_profiles.errors import Problem, ProfileError
 from device_profiles.loader import available_profiles, load_profile, parse_profile
+from device_profiles.quality import flag_out_of_range, judged
 from device_profiles.schema import (
+    BLE_CODECS,
     AlarmThreshold,
+    BleTransport,
     Codec,
     DeviceProfile,
+    FieldSpec,
     GpsSettings,
     ModbusSettings,
     Parity,
@@ -17,9 +21,12 @@ from device_profiles.schema import (
 )
 
 __all__ = [
+    "BLE_CODECS",
     "AlarmThreshold",
+    "BleTransport",
     "Codec",
     "DeviceProfile",
+    "FieldSpec",
     "GpsSettings",
     "ModbusSettings",
     "Parity",
@@ -31,6 +38,8 @@ __all__ = [
     "SerialTransport",
     "SettingSpec",
     "available_profiles",
+    "flag_out_of_range",
+    "judged",
     "load_profile",
     "parse_profile",
 ]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from device_profiles.errors import Problem, ProfileError
 from device_profiles.rules import profile_problems
-from device_profiles.schema import DeviceProfile
+from device_profiles.schema import UNION_TAGS, DeviceProfile
 
 _PACKAGE_DIR = "models"
 _SUFFIX = ".toml"
@@ -58,8 +58,17 @@ def profile_from_dict(data: dict[str, Any], file: str) -> DeviceProfile:
 
 
 def _path(location: tuple[int | str, ...]) -> str:
+    """``fields[1].scale`` from pydantic's location, without the union member's tag pydantic
+    puts after ``transport`` or a field's index (``transport.serial.baud`` is
+    ``transport.baud`` in the file)."""
     text = ""
+    before: int | str | None = None
+    previous: int | str | None = None
     for part in location:
+        tagged = previous == "transport" or (isinstance(previous, int) and before == "fields")
+        before, previous = previous, part
+        if tagged and part in UNION_TAGS:
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
 

@@ -22,7 +22,7 @@ from firmware_bridge.modbus_registers import (
     from_signed16,
     scaled_value,
 )
-from firmware_bridge.records import Measurement
+from firmware_bridge.records import Measurement, MeasurementQuality
 
 _NOISE_DIGITS = 9
 
@@ -51,7 +51,8 @@ class RegisterBlock:
 
 @dataclass(frozen=True, slots=True)
 class OutOfRange:
-    """A decoded value outside the field's valid range: not a reading, but worth counting."""
+    """A decoded value outside the field's valid range: kept, flagged ``out_of_range`` when it
+    is a number, and worth counting."""
 
     field: str
     value: float
@@ -64,7 +65,7 @@ class OutOfRange:
 
 def read_blocks(profile: DeviceProfile) -> list[RegisterBlock]:
     """The requests that read every field of ``profile``, by table then address."""
-    ordered = sorted(profile.fields, key=lambda spec: (spec.table, spec.address))
+    ordered = sorted(profile.register_fields, key=lambda spec: (spec.table, spec.address))
     blocks: list[RegisterBlock] = []
     for spec in ordered:
         last = blocks[-1] if blocks else None
@@ -99,7 +100,7 @@ def block_at(
     starts. Raises ValueError when the read holds no whole field.
     """
     table = table_of(function)
-    in_table = [spec for spec in profile.fields if spec.table is table]
+    in_table = [spec for spec in profile.register_fields if spec.table is table]
     if not in_table:
         raise ValueError(f"{profile.model} maps no {table.value} registers")
     start = min(spec.address for spec in in_table) if address is None else address
@@ -130,7 +131,9 @@ def register_field(spec: RegisterFieldSpec, block_address: int) -> RegisterField
 def decode_block(
     block: RegisterBlock, registers: Sequence[int], device_id: str, time: datetime
 ) -> tuple[list[Measurement], list[OutOfRange]]:
-    """Measurements for the block's fields, and the values rejected as implausible."""
+    """Measurements for the block's fields, and the values outside their valid range. Those are
+    measurements too, flagged ``out_of_range``, unless not a number at all (a NaN or infinite
+    float register), which no record can carry."""
     if len(registers) != block.count:
         raise ValueError(f"block of {block.count} registers, got {len(registers)}")
     readings: list[Measurement] = []
@@ -138,10 +141,13 @@ def decode_block(
     for spec in block.fields:
         value = field_value(spec, registers, block.address)
         low, high = spec.valid
+        quality = MeasurementQuality.GOOD
         if not (math.isfinite(value) and low <= value <= high):
             rejected.append(OutOfRange(spec.name, value, spec.valid))
-            continue
-        readings.append(Measurement(device_id, time, spec.quantity, value, spec.unit))
+            if not math.isfinite(value):
+                continue
+            quality = MeasurementQuality.OUT_OF_RANGE
+        readings.append(Measurement(device_id, time, spec.quantity, value, spec.unit, quality))
     return readings, rejected
 
 

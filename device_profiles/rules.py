@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from device_profiles.errors import Problem
-from device_profiles.schema import Codec, DeviceProfile, RegisterTable
+from device_profiles.schema import (
+    BLE_CODECS,
+    BleTransport,
+    Codec,
+    DeviceProfile,
+    RegisterFieldSpec,
+    RegisterTable,
+    SerialTransport,
+)
 from firmware_bridge.records import Quantity, Unit
 
 STANDARD_BAUDS = frozenset(
@@ -17,6 +25,8 @@ QUANTITY_UNITS: dict[Quantity, Unit] = {
     Quantity.BATTERY_VOLTAGE: Unit.VOLT,
     Quantity.BATTERY_LEVEL: Unit.PERCENT,
     Quantity.PRESSURE: Unit.HECTOPASCAL,
+    Quantity.DOOR_OPEN: Unit.BOOLEAN,
+    Quantity.BUTTON_PRESS: Unit.COUNT,
 }
 MAX_ANTENNAS = 8
 
@@ -37,7 +47,7 @@ def profile_problems(profile: DeviceProfile) -> list[Problem]:
 
 
 def _codec_sections(profile: DeviceProfile) -> Iterator[Problem]:
-    wanted = _SECTION_FOR_CODEC[profile.codec]
+    wanted = _SECTION_FOR_CODEC.get(profile.codec)
     for section in _SECTION_FOR_CODEC.values():
         present = getattr(profile, section) is not None
         if section == wanted and not present:
@@ -47,15 +57,31 @@ def _codec_sections(profile: DeviceProfile) -> Iterator[Problem]:
     register_map = profile.codec is Codec.MODBUS_RTU
     if register_map and not profile.fields:
         yield Problem("fields", "a modbus_rtu profile needs at least one field")
-    if not register_map:
+    if register_map:
+        for index, spec in enumerate(profile.fields):
+            if not isinstance(spec, RegisterFieldSpec):
+                yield Problem(f"fields[{index}]", "a modbus_rtu field needs table, register, type")
+    elif profile.codec in BLE_CODECS:
+        if profile.settings:
+            yield Problem("settings", f"register maps are only for modbus_rtu, not {profile.codec}")
+        for index, spec in enumerate(profile.fields):
+            if isinstance(spec, RegisterFieldSpec):
+                yield Problem(f"fields[{index}]", f"a {profile.codec} field has no register")
+    else:
         for key in ("fields", "settings"):
             if getattr(profile, key):
                 yield Problem(key, f"register maps are only for modbus_rtu, not {profile.codec}")
 
 
 def _transport(profile: DeviceProfile) -> Iterator[Problem]:
-    if profile.transport.baud not in STANDARD_BAUDS:
-        yield Problem("transport.baud", f"{profile.transport.baud} is not a standard baud rate")
+    transport = profile.transport
+    ble = profile.codec in BLE_CODECS
+    if ble and not isinstance(transport, BleTransport):
+        yield Problem("transport.kind", f"codec {profile.codec} is heard over ble, not serial")
+    elif not ble and not isinstance(transport, SerialTransport):
+        yield Problem("transport.kind", f"codec {profile.codec} is read over serial, not ble")
+    if isinstance(transport, SerialTransport) and transport.baud not in STANDARD_BAUDS:
+        yield Problem("transport.baud", f"{transport.baud} is not a standard baud rate")
 
 
 def _fields(profile: DeviceProfile) -> Iterator[Problem]:
@@ -73,11 +99,13 @@ def _fields(profile: DeviceProfile) -> Iterator[Problem]:
                 f"{spec.quantity.value} is measured in {expected_unit.value!r}, "
                 f"not {spec.unit.value!r}",
             )
-        if spec.scale == 0:
+        if isinstance(spec, RegisterFieldSpec) and spec.scale == 0:
             yield Problem(f"{path}.scale", "must not be 0")
         low, high = spec.valid
         if low >= high:
             yield Problem(f"{path}.valid", f"min {low} must be below max {high}")
+        if not isinstance(spec, RegisterFieldSpec):
+            continue
         last = spec.address + spec.width - 1
         if last > 0xFFFF:
             yield Problem(f"{path}.register", f"a {spec.type} at {spec.address} runs past 65535")

@@ -1,5 +1,8 @@
-"""Typed device profiles: what a device model is, how it is wired, and what its readings mean.
+"""Typed device profiles: what a device model is, how it is reached, and what its readings mean.
 
+One format for every device: serial devices (Modbus RTU probes, RFID readers, GNSS receivers)
+and BLE advertising sensors. ``transport.kind`` is ``serial`` or ``ble``; ``fields`` are the
+readings with units and valid ranges, plus, for a Modbus register map, where each one lives.
 Structure and types are checked by pydantic (strict: a TOML string is never taken for a number);
 cross-field rules live in :mod:`device_profiles.rules`.
 """
@@ -7,9 +10,9 @@ cross-field rules live in :mod:`device_profiles.rules`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from firmware_bridge.modbus_registers import REGISTER_WIDTH, RegisterType, WordOrder
 from firmware_bridge.records import Quantity, Severity, Unit
@@ -25,6 +28,15 @@ class Codec(StrEnum):
     MODBUS_RTU = "modbus_rtu"
     R2000 = "r2000"
     NMEA0183 = "nmea0183"
+    RUUVI = "ruuvi"
+    ATC = "atc"
+    PVVX = "pvvx"
+    BTHOME = "bthome"
+    IBEACON = "ibeacon"
+
+
+BLE_CODECS: Final = frozenset({Codec.RUUVI, Codec.ATC, Codec.PVVX, Codec.BTHOME, Codec.IBEACON})
+"""Codecs of BLE advertisements (firmware_bridge.ble_*): their transport is ``ble``."""
 
 
 class Parity(StrEnum):
@@ -48,24 +60,36 @@ class SerialTransport(_Model):
     stop_bits: Literal[1, 2] = 1
 
 
-class RegisterFieldSpec(_Model):
+class BleTransport(_Model):
+    kind: Literal["ble"]
+    passive: bool = True
+    """The data is in the advertisements: no scan request or connection needed."""
+
+
+class FieldSpec(_Model):
+    """One reading a device reports: its quantity, unit and inclusive valid range. A reading
+    outside the range is kept and flagged ``out_of_range``."""
+
+    name: Annotated[str, Field(min_length=1)]
+    quantity: Annotated[Quantity, _LAX]
+    unit: Annotated[Unit, _LAX]
+    valid: Annotated[tuple[float, float], _LAX]
+    """Inclusive [min, max] of plausible engineering values."""
+
+
+class RegisterFieldSpec(FieldSpec):
     """One reading in a Modbus register map: value = raw * scale + offset.
 
     The file key is ``register``; the attribute is ``address`` (pydantic models already have a
     ``register`` method).
     """
 
-    name: Annotated[str, Field(min_length=1)]
-    quantity: Annotated[Quantity, _LAX]
-    unit: Annotated[Unit, _LAX]
     table: Annotated[RegisterTable, _LAX]
     address: Annotated[int, Field(ge=0, le=0xFFFF, alias="register")]
     type: Annotated[RegisterType, _LAX]
     scale: float = 1.0
     offset: float = 0.0
     word_order: Annotated[WordOrder, _LAX] = WordOrder.BIG
-    valid: Annotated[tuple[float, float], _LAX]
-    """Inclusive [min, max] of plausible engineering values; anything outside is not a reading."""
 
     @property
     def width(self) -> int:
@@ -135,14 +159,35 @@ class SourceDocument(_Model):
     note: str | None = None
 
 
+REGISTER_TAG: Final = "register-field"
+READING_TAG: Final = "reading-field"
+_REGISTER_KEYS: Final = frozenset({"table", "register", "type", "scale", "offset", "word_order"})
+
+
+def _field_kind(value: Any) -> str:
+    """A field with any register key is a register field (and must then be one in full)."""
+    if isinstance(value, dict):
+        return REGISTER_TAG if _REGISTER_KEYS & value.keys() else READING_TAG
+    return REGISTER_TAG if isinstance(value, RegisterFieldSpec) else READING_TAG
+
+
+AnyField = Annotated[
+    Annotated[RegisterFieldSpec, Tag(REGISTER_TAG)] | Annotated[FieldSpec, Tag(READING_TAG)],
+    Discriminator(_field_kind),
+]
+AnyTransport = Annotated[SerialTransport | BleTransport, Field(discriminator="kind")]
+UNION_TAGS: Final = frozenset({REGISTER_TAG, READING_TAG, "serial", "ble"})
+"""Names pydantic puts in an error's location for the union member; not part of the file."""
+
+
 class DeviceProfile(_Model):
     model: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     vendor: Annotated[str, Field(min_length=1)]
     description: str = ""
     codec: Annotated[Codec, _LAX]
-    transport: SerialTransport
+    transport: AnyTransport
     sample_period_s: Annotated[float, Field(gt=0)]
-    fields: Annotated[tuple[RegisterFieldSpec, ...], _LAX] = ()
+    fields: Annotated[tuple[AnyField, ...], _LAX] = ()
     settings: Annotated[tuple[SettingSpec, ...], _LAX] = ()
     alarms: Annotated[tuple[AlarmThreshold, ...], _LAX] = ()
     modbus: ModbusSettings | None = None
@@ -150,8 +195,27 @@ class DeviceProfile(_Model):
     gps: GpsSettings | None = None
     source: SourceDocument | None = None
 
-    def field_named(self, name: str) -> RegisterFieldSpec:
+    def field_named(self, name: str) -> FieldSpec:
         for spec in self.fields:
             if spec.name == name:
                 return spec
         raise KeyError(f"{self.model} has no field {name!r}")
+
+    @property
+    def register_fields(self) -> tuple[RegisterFieldSpec, ...]:
+        """The register map (the fields of a modbus_rtu profile)."""
+        return tuple(spec for spec in self.fields if isinstance(spec, RegisterFieldSpec))
+
+    @property
+    def serial(self) -> SerialTransport:
+        """The line settings; ValueError for a profile of a device not on a serial line."""
+        if not isinstance(self.transport, SerialTransport):
+            raise ValueError(f"{self.model} is not a serial device")
+        return self.transport
+
+    def valid_ranges(self) -> dict[Quantity, tuple[float, float]]:
+        """Each measured quantity's valid range (the first field's, if several measure it)."""
+        ranges: dict[Quantity, tuple[float, float]] = {}
+        for spec in self.fields:
+            ranges.setdefault(spec.quantity, spec.valid)
+        return ranges

@@ -6,6 +6,11 @@ when the outbox is empty (``meta.next_seq`` is persisted) or its file was lost
 builds a request body by joining strings. Caps on records and payload bytes are enforced in the
 transaction that appends: telemetry is evicted (see :mod:`edge.eviction`), business records never;
 a group of records whose business records cannot fit is refused with :class:`BufferFullError`.
+
+A group may carry a producer's idempotency key and small state rows (:class:`KeyedGroup`), both
+written in the transaction that stores its records: a later group with a key already stored
+stores nothing and is answered with the seqs the first one got (:class:`Replayed`). Keys are
+forgotten oldest first beyond ``dedupe_max_keys`` or ``dedupe_max_age_s``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -58,6 +63,9 @@ __all__ = [
     "BufferedRecord",
     "EncodedGroup",
     "GroupResult",
+    "KeyedGroup",
+    "Replayed",
+    "StateWrite",
     "encode_group",
     "record_source",
     "serialize_payload",
@@ -67,6 +75,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RECORDS: Final = 2_000_000
 DEFAULT_MAX_BYTES: Final = 1_000_000_000
+DEFAULT_DEDUPE_MAX_KEYS: Final = 100_000
+DEFAULT_DEDUPE_MAX_AGE_S: Final = 8 * 24 * 3600.0
+"""A day longer than the broker session expiry the MQTT connector asks for by default."""
 EVICTION_CHUNK: Final = 1000
 _SQLITE_FULL: Final = 13
 _CORRUPT_CODES: Final = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
@@ -99,10 +110,69 @@ class BufferStats:
     """Rows in the quarantine table."""
     max_records: int = DEFAULT_MAX_RECORDS
     max_bytes: int = DEFAULT_MAX_BYTES
+    dedupe_keys: int = 0
+    """Idempotency keys remembered."""
+    replayed: int = 0
+    """Groups answered from a remembered key since open (nothing stored)."""
 
 
 GroupResult = list[int] | BufferFullError
 """The seqs of an appended group, or why it was refused."""
+
+StateWrite = tuple[str, str | None]
+"""An ``edge_state`` row to write: its key and its JSON text, or None to delete it."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedGroup(EncodedGroup):
+    """An encoded group and what its transaction must write as well: the producer's
+    idempotency key and ``edge_state`` rows. Make with :func:`keyed_group`."""
+
+    dedupe_key: str | None = None
+    state: tuple[StateWrite, ...] = ()
+
+
+def keyed_group(
+    group: EncodedGroup, *, dedupe_key: str | None = None, state: Sequence[StateWrite] = ()
+) -> EncodedGroup:
+    """``group`` with a dedupe key and state rows (``group`` itself when there are none)."""
+    if dedupe_key is None and not state:
+        return group
+    if dedupe_key is not None and not dedupe_key:
+        raise ValueError("dedupe_key must not be empty")
+    return KeyedGroup(
+        group.rows,
+        group.bytes,
+        group.business_records,
+        group.business_bytes,
+        group.kinds,
+        dedupe_key,
+        tuple(state),
+    )
+
+
+class Replayed(list[int]):
+    """The seqs an earlier group with the same dedupe key got; nothing was stored this time."""
+
+
+def _carries_state(group: EncodedGroup) -> bool:
+    return type(group) is KeyedGroup and bool(group.state)
+
+
+@dataclass(slots=True)
+class _Extras:
+    """What a transaction writes besides outbox rows."""
+
+    keys: list[tuple[str, int, int, float]] = field(default_factory=list)
+    """New dedupe keys: key, first seq, record count, created_at."""
+    expired: list[str] = field(default_factory=list)
+    state: dict[str, str | None] = field(default_factory=dict)
+    updated_at: float = 0.0
+    replayed: int = 0
+    """Groups answered from a remembered key."""
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.expired or self.state)
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -130,7 +200,12 @@ class Buffer:
         telemetry_downsample: int | None = None,
         seq_path: Path | None = None,
         recovery: Recovery | None = None,
+        dedupe_max_keys: int = DEFAULT_DEDUPE_MAX_KEYS,
+        dedupe_max_age_s: float = DEFAULT_DEDUPE_MAX_AGE_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if dedupe_max_keys < 1 or dedupe_max_age_s <= 0:
+            raise ValueError("dedupe_max_keys and dedupe_max_age_s must be positive")
         self._db = db
         # One connection is shared by the pipeline (append) and the uplink (peek/ack): a
         # transaction must not interleave with another coroutine's statements.
@@ -148,6 +223,12 @@ class Buffer:
         self._quarantined = 0
         self._inflight: asyncio.Future[None] | None = None
         """The commit queued by :meth:`append_now`, until it is done."""
+        self._clock = clock
+        self._dedupe_max_keys = dedupe_max_keys
+        self._dedupe_max_age_s = dedupe_max_age_s
+        self._keys: OrderedDict[str, tuple[int, int, float]] = OrderedDict()
+        """Stored dedupe keys, oldest first: first seq, record count, created_at."""
+        self._replayed = 0
 
     @classmethod
     @asynccontextmanager
@@ -158,14 +239,26 @@ class Buffer:
         max_records: int = DEFAULT_MAX_RECORDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         telemetry_downsample: int | None = None,
+        dedupe_max_keys: int = DEFAULT_DEDUPE_MAX_KEYS,
+        dedupe_max_age_s: float = DEFAULT_DEDUPE_MAX_AGE_S,
+        clock: Callable[[], float] = time.time,
     ) -> AsyncIterator[Buffer]:
         """Open (creating and migrating if needed) the outbox at ``path``; ``":memory:"`` works.
-        A corrupt file is moved aside and replaced by an empty buffer (see ``recovery``)."""
+        A corrupt file is moved aside and replaced by an empty buffer (see ``recovery``).
+        ``clock`` (seconds since the epoch) stamps records, keys and state."""
         caps = Caps(max_records, max_bytes)
+        make = functools.partial(
+            cls,
+            caps=caps,
+            telemetry_downsample=telemetry_downsample,
+            dedupe_max_keys=dedupe_max_keys,
+            dedupe_max_age_s=dedupe_max_age_s,
+            clock=clock,
+        )
         if str(path) == ":memory:":
             db = await _connect(":memory:")
             try:
-                buffer = cls(db, caps=caps, telemetry_downsample=telemetry_downsample)
+                buffer = make(db)
                 await buffer._prepare()
                 yield buffer
             finally:
@@ -176,13 +269,7 @@ class Buffer:
         recovery = await asyncio.to_thread(recover_if_corrupt, file)
         db = await _connect(file)
         try:
-            buffer = cls(
-                db,
-                caps=caps,
-                telemetry_downsample=telemetry_downsample,
-                seq_path=seq_file_for(file),
-                recovery=recovery,
-            )
+            buffer = make(db, seq_path=seq_file_for(file), recovery=recovery)
             try:
                 await buffer._prepare()
             except sqlite3.DatabaseError as exc:
@@ -223,6 +310,13 @@ class Buffer:
         async with self._db.execute("SELECT COUNT(*) FROM quarantine") as cursor:
             row = await cursor.fetchone()
         self._quarantined = int(row[0]) if row else 0
+        async with self._db.execute(
+            "SELECT key, first_seq, count, created_at FROM dedupe_keys "
+            "ORDER BY created_at, first_seq"
+        ) as cursor:
+            self._keys = OrderedDict(
+                [(str(k), (int(f), int(n), float(t))) async for k, f, n, t in cursor]
+            )
         await self._continue_reserved_seqs()
 
     async def _continue_reserved_seqs(self) -> None:
@@ -317,10 +411,10 @@ class Buffer:
         prepare the next ones while this commit runs in the other thread."""
         if self._lock.locked() or self._inflight is not None or not groups:
             return None
-        sizes = [GroupSize(g.business_records, g.business_bytes) for g in groups]
-        fits = admit(self._usage, sizes, self.caps)
-        results, rows, usage, last = self._assign(groups, fits)
-        if not rows:
+        now = self._clock()
+        fits = admit(self._usage, self._sizes(groups), self.caps)
+        results, rows, usage, last, extras = self._assign(groups, fits, now)
+        if not rows and not extras:
             return None
         need_records, need_bytes = overflow(usage, self.caps)
         if need_records > 0 or need_bytes > 0:
@@ -346,6 +440,7 @@ class Buffer:
             if error is None:
                 if reservation is not None:
                     self._reserved = reservation[1]
+                self._remember(extras)
                 outcome.set_result(results)
                 return
             # Nothing else assigned seqs meanwhile: the other paths wait for this commit.
@@ -353,10 +448,10 @@ class Buffer:
             self._usage = _difference(self._usage, delta)
             outcome.set_exception(error)
 
-        stored = _outbox_rows(first, time.time(), rows)
-        _queue(self._db, _reserve_and_insert, reservation, stored, last + 1).add_done_callback(
-            finished
-        )
+        stored = _outbox_rows(first, now, rows)
+        _queue(
+            self._db, _reserve_and_insert, reservation, stored, last + 1, extras
+        ).add_done_callback(finished)
         return outcome
 
     async def _settle_inflight(self) -> None:
@@ -364,14 +459,14 @@ class Buffer:
             await asyncio.shield(self._inflight)
 
     async def append_encoded(self, groups: Sequence[EncodedGroup]) -> list[GroupResult]:
-        """:meth:`append_groups` of groups already encoded with :func:`encode_group`."""
-        if not any(group.rows for group in groups):
+        """:meth:`append_groups` of groups already encoded with :func:`encode_group` (or
+        :func:`keyed_group`)."""
+        if not any(group.rows or _carries_state(group) for group in groups):
             return [[] for _ in groups]
-        now = time.time()
+        now = self._clock()
         async with self._lock:
             await self._settle_inflight()
-            sizes = [GroupSize(g.business_records, g.business_bytes) for g in groups]
-            fits = admit(self._usage, sizes, self.caps)
+            fits = admit(self._usage, self._sizes(groups), self.caps)
             try:
                 return await self._append_admitted(groups, fits, now)
             except sqlite3.OperationalError as exc:
@@ -403,16 +498,37 @@ class Buffer:
             f"{self._usage.business_bytes} of {self.caps.max_bytes} bytes; retry later"
         )
 
+    def _sizes(self, groups: Sequence[EncodedGroup]) -> list[GroupSize]:
+        """What each group needs admitted; a replay of a remembered key needs nothing."""
+        return [
+            GroupSize(0, 0)
+            if type(g) is KeyedGroup and g.dedupe_key in self._keys
+            else GroupSize(g.business_records, g.business_bytes)
+            for g in groups
+        ]
+
     def _assign(
-        self, groups: Sequence[EncodedGroup], fits: list[bool]
-    ) -> tuple[list[GroupResult], list[Row], Usage, int]:
+        self, groups: Sequence[EncodedGroup], fits: list[bool], now: float
+    ) -> tuple[list[GroupResult], list[Row], Usage, int, _Extras]:
         """Results and rows of the admitted groups (their seqs follow on from ``next_seq`` in
-        row order), the usage once they are stored, the last seq."""
+        row order), the usage once they are stored, the last seq, and the keys and state to
+        write with them. Nothing of the buffer changes here."""
         results: list[GroupResult] = []
         rows: list[Row] = []
         usage = dataclasses.replace(self._usage)
         seq = self._next_seq
+        extras = _Extras(updated_at=now)
+        new_keys: dict[str, tuple[int, int]] = {}
         for group, ok in zip(groups, fits, strict=True):
+            key: str | None = None
+            if type(group) is KeyedGroup:
+                key = group.dedupe_key
+                if key is not None:
+                    known = new_keys.get(key) or self._known_key(key, now)
+                    if known is not None:
+                        results.append(Replayed(range(known[0], known[0] + known[1])))
+                        extras.replayed += 1
+                        continue
             if not ok:
                 results.append(self._refusal(group))
                 continue
@@ -423,15 +539,50 @@ class Buffer:
             usage.bytes += group.bytes
             usage.business_records += group.business_records
             usage.business_bytes += group.business_bytes
+            if type(group) is KeyedGroup:
+                if key is not None:
+                    new_keys[key] = (seq, count)
+                    extras.keys.append((key, seq, count, now))
+                extras.state.update(group.state)
             seq += count
-        return results, rows, usage, seq - 1
+        if extras.keys:
+            extras.expired = self._expiring(len(extras.keys), now)
+        return results, rows, usage, seq - 1, extras
+
+    def _known_key(self, key: str, now: float) -> tuple[int, int] | None:
+        known = self._keys.get(key)
+        if known is None or known[2] < now - self._dedupe_max_age_s:
+            return None
+        return known[0], known[1]
+
+    def _expiring(self, adding: int, now: float) -> list[str]:
+        """Remembered keys to forget when ``adding`` more are stored: too old, or the oldest
+        beyond the cap."""
+        over = len(self._keys) + adding - self._dedupe_max_keys
+        oldest = now - self._dedupe_max_age_s
+        expired: list[str] = []
+        for key, (_, _, created_at) in self._keys.items():
+            if len(expired) >= over and created_at >= oldest:
+                break
+            expired.append(key)
+        return expired
+
+    def _remember(self, extras: _Extras) -> None:
+        """After the transaction holding ``extras`` committed."""
+        self._replayed += extras.replayed
+        for key in extras.expired:
+            del self._keys[key]
+        for key, first, count, created_at in extras.keys:
+            self._keys[key] = (first, count, created_at)
+            self._keys.move_to_end(key)
 
     async def _append_admitted(
         self, groups: Sequence[EncodedGroup], fits: list[bool], now: float
     ) -> list[GroupResult]:
         first = self._next_seq
-        results, rows, usage, last = self._assign(groups, fits)
-        if not rows:
+        results, rows, usage, last, extras = self._assign(groups, fits, now)
+        if not rows and not extras:
+            self._replayed += extras.replayed
             return results
         if self._seq_path is not None and last > self._reserved:
             try:
@@ -443,13 +594,18 @@ class Buffer:
             self._reserved = last + BLOCK
         need_records, need_bytes = overflow(usage, self.caps)
         if need_records <= 0 and need_bytes <= 0:
-            await _in_thread(self._db, _insert_rows, _outbox_rows(first, now, rows), last + 1)
+            await _in_thread(
+                self._db, _insert_rows, _outbox_rows(first, now, rows), last + 1, extras
+            )
             self._next_seq = last + 1
             self._usage = usage
+            self._remember(extras)
             return results
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             await self._db.executemany(_INSERT, _outbox_rows(first, now, rows))
+            if extras:
+                await _in_thread(self._db, _write_extras, extras)
             evicted = await self._evict(need_records, need_bytes)
             await self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last + 1,))
             await self._count_evicted(evicted)
@@ -460,6 +616,7 @@ class Buffer:
         self._next_seq = last + 1
         self._usage = usage
         self._forget(evicted)
+        self._remember(extras)
         return results
 
     async def _free_room(self, need_records: int, need_bytes: int) -> None:
@@ -610,11 +767,31 @@ class Buffer:
             quarantined=self._quarantined,
             max_records=self.caps.max_records,
             max_bytes=self.caps.max_bytes,
+            dedupe_keys=len(self._keys),
+            replayed=self._replayed,
         )
 
     @property
     def last_acked_seq(self) -> int:
         return self._last_acked
+
+    async def load_state(self, prefix: str) -> dict[str, str]:
+        """Every ``edge_state`` row whose key starts with ``prefix``: key -> JSON text."""
+        async with (
+            self._lock,
+            self._db.execute(
+                "SELECT key, value FROM edge_state WHERE substr(key, 1, ?) = ? ORDER BY key",
+                (len(prefix), prefix),
+            ) as cursor,
+        ):
+            return {str(key): str(value) async for key, value in cursor}
+
+    async def save_state(self, writes: Sequence[StateWrite]) -> None:
+        """Write state rows in a transaction of their own (no records). Producers whose state
+        goes with records pass it along with them instead (:func:`keyed_group`)."""
+        if writes:
+            empty = EncodedGroup([], 0, 0, 0, {})
+            await self.append_encoded([keyed_group(empty, state=writes)])
 
     async def quarantined_records(self) -> list[tuple[int, str, str]]:
         """``(seq, kind, reason)`` of every quarantined record, by seq."""
@@ -705,23 +882,54 @@ def _reserve_and_insert(
     reservation: _Reservation | None,
     rows: list[_OutboxRow],
     next_seq: int,
+    extras: _Extras,
 ) -> None:
     """:func:`_insert_rows`, after writing ``reservation`` when one is due (an OSError then
     stores nothing)."""
     if reservation is not None:
         write_reserved(*reservation)
-    _insert_rows(conn, rows, next_seq)
+    _insert_rows(conn, rows, next_seq, extras)
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[_OutboxRow], next_seq: int) -> None:
+def _insert_rows(
+    conn: sqlite3.Connection, rows: list[_OutboxRow], next_seq: int, extras: _Extras
+) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany(_INSERT, rows)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (next_seq,))
+        if rows:
+            conn.executemany(_INSERT, rows)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (next_seq,))
+        if extras:
+            _write_extras(conn, extras)
         conn.execute("COMMIT")
     except BaseException:
         _rollback_sync(conn)
         raise
+
+
+def _write_extras(conn: sqlite3.Connection, extras: _Extras) -> None:
+    """Inside a transaction: forget expired keys, store new ones, write state rows."""
+    if extras.expired:
+        conn.executemany("DELETE FROM dedupe_keys WHERE key = ?", [(k,) for k in extras.expired])
+    if extras.keys:
+        conn.executemany(
+            # REPLACE: a key forgotten for its age may come again while its row is still there
+            # (a clock set back keeps it out of the expired ones).
+            "INSERT OR REPLACE INTO dedupe_keys (key, first_seq, count, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            extras.keys,
+        )
+    gone = [(key,) for key, value in extras.state.items() if value is None]
+    kept = [(k, v, extras.updated_at) for k, v in extras.state.items() if v is not None]
+    if gone:
+        conn.executemany("DELETE FROM edge_state WHERE key = ?", gone)
+    if kept:
+        conn.executemany(
+            "INSERT INTO edge_state (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            kept,
+        )
 
 
 def _delete_acked(conn: sqlite3.Connection, up_to_seq: int) -> list[tuple[str, int, int]]:

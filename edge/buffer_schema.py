@@ -37,6 +37,23 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             quarantined_at REAL NOT NULL
         )""",
     ),
+    (
+        # A producer's idempotency key, written in the transaction that stored its records:
+        # a redelivered message is answered with the seqs it got the first time.
+        """CREATE TABLE dedupe_keys (
+            key TEXT PRIMARY KEY,
+            first_seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        # Small runtime state that must survive a restart (e.g. cold-chain probes), written
+        # in the transaction of the records it goes with.
+        """CREATE TABLE edge_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 
 EVICTED_KEY_PREFIX: Final = "evicted:"

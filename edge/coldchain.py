@@ -9,16 +9,20 @@ subject is ``"<zone>/<device>"`` and its clear repeats the rule, subject and ``s
   :meth:`ColdChainEngine.tick`), and cleared by the next in-band reading. An excursion that ends
   before ``tolerance_s`` raises nothing, so a flapping probe alarms only when it stays out.
 - Silence: no temperature reading for ``silence_periods * sample_period_s``; cleared by the next.
+
+Each probe's state (last reading, excursion, raised alarms) can be taken out with
+:meth:`ColdChainEngine.state_of` and put back with :meth:`ColdChainEngine.restore`, so a gateway
+restart neither raises an open alarm again nor forgets it (see :mod:`edge.coldchain_state`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from firmware_bridge.records import Alarm, Measurement, Quantity, Severity
+from firmware_bridge.records import Alarm, Measurement, MeasurementQuality, Quantity, Severity
 from firmware_bridge.wire import format_time
 
 EXCURSION_RULE = "coldchain.excursion"
@@ -52,6 +56,26 @@ class ZoneRule:
     def describe(self) -> dict[str, Any]:
         return {"min_c": self.min_c, "max_c": self.max_c, "tolerance_s": self.tolerance_s}
 
+    def same_band(self, other: ZoneRule) -> bool:
+        """Whether ``other`` judges readings exactly as this rule does (devices aside)."""
+        return (
+            self.min_c,
+            self.max_c,
+            self.tolerance_s,
+            self.silence_periods,
+            self.sample_period_s,
+        ) == (
+            other.min_c,
+            other.max_c,
+            other.tolerance_s,
+            other.silence_periods,
+            other.sample_period_s,
+        )
+
+
+Probe = tuple[str, str]
+"""(zone, device)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -63,7 +87,7 @@ class Reading:
 
 
 @dataclass(slots=True)
-class _Excursion:
+class Excursion:
     first: Reading
     last: Reading
     peak: Reading
@@ -72,11 +96,11 @@ class _Excursion:
 
 
 @dataclass(slots=True)
-class _ProbeState:
+class ProbeState:
     last_seen: datetime
     """Time of the last reading, or when watching began for a probe not heard yet."""
     last: Reading | None = None
-    excursion: _Excursion | None = None
+    excursion: Excursion | None = None
     silent_since: datetime | None = None
     """Start of the raised silence alarm, None while the probe is heard."""
 
@@ -84,10 +108,15 @@ class _ProbeState:
 class ColdChainEngine:
     def __init__(self, rules: Iterable[ZoneRule], now: datetime) -> None:
         self._rules: dict[str, ZoneRule] = {}
-        self._states: dict[tuple[str, str], _ProbeState] = {}
+        self._states: dict[tuple[str, str], ProbeState] = {}
         self._zones_of: dict[str, list[str]] = {}
         self.stale_readings = 0
         """Readings older than the probe's last one, ignored."""
+        self.flagged_readings = 0
+        """Readings flagged by the edge (outside the profile's valid range), ignored: an
+        implausible value is no evidence of the temperature, nor that the probe works."""
+        self.touched: set[Probe] = set()
+        """Probes whose state changed since the caller last cleared this set (to persist it)."""
         self._install(list(rules), now)
 
     @property
@@ -105,9 +134,46 @@ class ColdChainEngine:
                 alarms.append(_silence_alarm(rule, device, state, state.silent_since))
         return alarms
 
+    def state_of(self, probe: Probe) -> tuple[ZoneRule, ProbeState] | None:
+        """The rule and state of ``probe`` (zone, device); None when no rule watches it."""
+        state = self._states.get(probe)
+        return None if state is None else (self._rules[probe[0]], state)
+
+    def probes(self) -> dict[Probe, ProbeState]:
+        return dict(self._states)
+
+    def restore(
+        self, saved: Mapping[Probe, tuple[ZoneRule, ProbeState]], now: datetime
+    ) -> list[Alarm]:
+        """Take back probe states saved before a restart under the rules they were judged by.
+        A probe still watched by an unchanged band continues as it was (its raised alarms stay
+        raised, nothing is raised again); under a changed band it is re-judged like
+        :meth:`update_rules` does; a probe no longer watched has its raised alarms cleared at
+        ``now``. Returns those clears; restored and dropped probes are marked touched."""
+        alarms: list[Alarm] = []
+        for probe, (old, state) in saved.items():
+            self.touched.add(probe)
+            rule = self._rules.get(probe[0])
+            if probe not in self._states or rule is None:
+                alarms.extend(_close_all(old, probe[1], state, now, "rule removed"))
+                continue
+            if state.silent_since is None and state.last_seen < now:
+                # Silence is timed from the last reading or from when watching (re)began:
+                # the gateway's own downtime is not the probe's silence.
+                state.last_seen = now
+            self._states[probe] = state
+            if not rule.same_band(old):
+                alarms.extend(_rebase(old, rule, probe[1], state, now))
+        return alarms
+
     def observe(self, measurement: Measurement) -> list[Alarm]:
-        """Feed one measurement; alarms it raises or clears. Non-temperature ones are ignored."""
+        """Feed one measurement; alarms it raises or clears. Non-temperature ones are ignored,
+        and so are readings flagged as not good (counted in ``flagged_readings``)."""
         if measurement.quantity is not Quantity.TEMPERATURE:
+            return []
+        if measurement.quality is not MeasurementQuality.GOOD:
+            if measurement.device_id in self._zones_of:
+                self.flagged_readings += 1
             return []
         reading = Reading(measurement.time, measurement.value)
         alarms: list[Alarm] = []
@@ -117,6 +183,7 @@ class ColdChainEngine:
             if state.last is not None and reading.time < state.last.time:
                 self.stale_readings += 1
                 continue
+            self.touched.add((zone, measurement.device_id))
             alarms.extend(_apply_reading(rule, measurement.device_id, state, reading))
         return alarms
 
@@ -128,9 +195,11 @@ class ColdChainEngine:
             excursion = state.excursion
             if excursion is not None and not excursion.raised and _outlasted(rule, excursion, now):
                 excursion.raised = True
+                self.touched.add((zone, device))
                 alarms.append(_excursion_alarm(rule, device, excursion))
             if state.silent_since is None and now - state.last_seen >= rule.silence_after:
                 state.silent_since = state.last_seen + rule.silence_after
+                self.touched.add((zone, device))
                 alarms.append(_silence_alarm(rule, device, state, state.silent_since))
         return alarms
 
@@ -145,8 +214,10 @@ class ColdChainEngine:
             if rule is None or device not in rule.devices:
                 alarms.extend(_close_all(old, device, state, now, "rule removed"))
                 del self._states[(zone, device)]
+                self.touched.add((zone, device))
             elif rule != old:
                 alarms.extend(_rebase(old, rule, device, state, now))
+                self.touched.add((zone, device))
         self._rules = {}
         self._zones_of = {}
         self._install(list(new.values()), now)
@@ -158,17 +229,15 @@ class ColdChainEngine:
                 raise ValueError(f"zone {rule.zone!r} has two rules")
             self._rules[rule.zone] = rule
             for device in dict.fromkeys(rule.devices):
-                self._states.setdefault((rule.zone, device), _ProbeState(last_seen=now))
+                self._states.setdefault((rule.zone, device), ProbeState(last_seen=now))
                 self._zones_of.setdefault(device, []).append(rule.zone)
 
 
-def _outlasted(rule: ZoneRule, excursion: _Excursion, now: datetime) -> bool:
+def _outlasted(rule: ZoneRule, excursion: Excursion, now: datetime) -> bool:
     return (now - excursion.first.time).total_seconds() >= rule.tolerance_s
 
 
-def _apply_reading(
-    rule: ZoneRule, device: str, state: _ProbeState, reading: Reading
-) -> list[Alarm]:
+def _apply_reading(rule: ZoneRule, device: str, state: ProbeState, reading: Reading) -> list[Alarm]:
     alarms: list[Alarm] = []
     if state.silent_since is not None:
         alarms.append(
@@ -188,7 +257,7 @@ def _apply_reading(
     excursion = state.excursion
     if deviation > 0:
         if excursion is None:
-            excursion = state.excursion = _Excursion(reading, reading, reading, deviation)
+            excursion = state.excursion = Excursion(reading, reading, reading, deviation)
         else:
             excursion.last = reading
             if deviation > excursion.peak_deviation:
@@ -212,7 +281,7 @@ def _apply_reading(
 
 
 def _rebase(
-    old: ZoneRule, rule: ZoneRule, device: str, state: _ProbeState, now: datetime
+    old: ZoneRule, rule: ZoneRule, device: str, state: ProbeState, now: datetime
 ) -> list[Alarm]:
     excursion = state.excursion
     if excursion is None:
@@ -234,7 +303,7 @@ def _rebase(
 
 
 def _close_all(
-    rule: ZoneRule, device: str, state: _ProbeState, now: datetime, reason: str
+    rule: ZoneRule, device: str, state: ProbeState, now: datetime, reason: str
 ) -> list[Alarm]:
     alarms = []
     if state.excursion is not None and state.excursion.raised:
@@ -253,7 +322,7 @@ def _close_all(
 def _excursion_alarm(
     rule: ZoneRule,
     device: str,
-    excursion: _Excursion,
+    excursion: Excursion,
     *,
     ended_at: datetime | None = None,
     extra: dict[str, Any] | None = None,
@@ -280,7 +349,7 @@ def _excursion_alarm(
 def _silence_alarm(
     rule: ZoneRule,
     device: str,
-    state: _ProbeState,
+    state: ProbeState,
     started_at: datetime,
     *,
     ended_at: datetime | None = None,

@@ -27,7 +27,6 @@ from pydantic import (
 )
 
 from device_profiles import Codec, ProfileError, load_profile
-from device_profiles.ble_profile import load_ble_profile
 from device_profiles.modbus_settings import SettingError, setting_writes
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -130,6 +129,8 @@ class UplinkSettings(_Section):
     backoff_max_s: PositiveFloat = 30.0
     request_timeout_s: PositiveFloat = 10.0
     drain_timeout_s: Annotated[float, Field(ge=0)] = 30.0
+    config_poll_s: PositiveFloat = 30.0
+    """How often the downlink asks the cloud for a new config and catalogue (by ETag)."""
 
     @model_validator(mode="after")
     def _backoff_ordered(self) -> UplinkSettings:
@@ -398,7 +399,8 @@ class MqttDevice(_Section):
     reconnect_initial_s: Annotated[int, Field(ge=1)] = 1
     reconnect_max_s: Annotated[int, Field(ge=1)] = 30
     replay_memory: Annotated[int, Field(ge=1)] = 10_000
-    """How many recently stored messages are remembered to recognise replays."""
+    """How many message keys the buffer keeps to store a redelivered message only once (the
+    gateway's MQTT connectors' values are added up; see edge/mqtt_replay.py)."""
 
     @field_validator("topic_prefix")
     @classmethod
@@ -431,7 +433,7 @@ class BleSensor(_Section):
     bindkey: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$")] | None = None
     """Hex AES key of an encrypted BTHome sensor."""
     profile: NonEmpty | None = None
-    """BLE profile (valid ranges); default by format, e.g. ruuvitag for ruuvi."""
+    """Device profile (valid ranges); default by format, e.g. ruuvitag for ruuvi."""
 
     @field_validator("address")
     @classmethod
@@ -441,11 +443,11 @@ class BleSensor(_Section):
     @model_validator(mode="after")
     def _profile_loads(self) -> BleSensor:
         try:
-            profile = load_ble_profile(self.profile or BLE_DEFAULT_PROFILES[self.format])
+            profile = load_profile(self.profile or BLE_DEFAULT_PROFILES[self.format])
         except ProfileError as exc:
             raise ValueError(f"profile {exc}") from None
-        if profile.format != self.format:
-            raise ValueError(f"profile {profile.model!r} is for format {profile.format}")
+        if profile.codec != self.format:
+            raise ValueError(f"profile {profile.model!r} is for format {profile.codec}")
         return self
 
 

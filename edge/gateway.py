@@ -13,11 +13,14 @@ from typing import Any
 import httpx
 
 from edge.buffer import Buffer
+from edge.coldchain_runner import PREFIX as COLDCHAIN_STATE
 from edge.coldchain_runner import ColdChainRunner, Put, rules_from_config
 from edge.config import GatewayConfig
 from edge.connectors.factory import Connector, build_connector
+from edge.downlink import Downlink
 from edge.health import health_snapshot, write_status
 from edge.local_api import create_app, serve
+from edge.mqtt_replay import dedupe_limits
 from edge.pipeline import Pipeline
 from edge.scanner_api import pending_scans_from
 from edge.uplink import Uplink
@@ -46,6 +49,8 @@ class Gateway:
         self.local_api_url: str | None = None
         self.coldchain: ColdChainRunner | None = None
         """Set while running; its update_rules applies new cold-chain rules without restart."""
+        self.downlink: Downlink | None = None
+        """Set while running: the config and catalogue fetched from the cloud."""
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set or SIGTERM/SIGINT arrives, then shut down in order."""
@@ -75,6 +80,7 @@ class Gateway:
                 max_records=cfg.buffer.max_records,
                 max_bytes=cfg.buffer.max_bytes,
                 telemetry_downsample=cfg.buffer.telemetry_downsample,
+                **dedupe_limits(cfg.devices),
             ) as buffer,
             httpx.AsyncClient(timeout=timeout, transport=self._transport) as client,
         ):
@@ -92,10 +98,23 @@ class Gateway:
                 max_records=cfg.buffer.commit_max_records,
                 max_delay_s=cfg.buffer.commit_max_delay_s,
             )
+            downlink = self.downlink = Downlink(
+                client,
+                cloud_url=cfg.cloud.url,
+                token=cfg.cloud.bearer_token(),
+                data_dir=cfg.gateway.data_dir,
+                poll_s=cfg.uplink.config_poll_s,
+            )
+            # The cloud's last rules (cached on disk) win over the config file's.
+            cloud_rules = downlink.load_cache()
             # Measurements pass the cold-chain rules on their way in; alarms go to the pipeline.
             coldchain = self.coldchain = ColdChainRunner(
-                rules_from_config(cfg.coldchain), pipeline.submit, clock=_utc_now
+                rules_from_config(cfg.coldchain) if cloud_rules is None else cloud_rules,
+                pipeline.submit,
+                clock=_utc_now,
+                saved=await buffer.load_state(COLDCHAIN_STATE),
             )
+            downlink.on_rules = coldchain.update_rules
             sink, put = coldchain.tap(pipeline.submit), coldchain.tap_put(pipeline.put)
             connectors = [
                 build_connector(dev, sink, data_dir=cfg.gateway.data_dir, put=put)
@@ -112,6 +131,9 @@ class Gateway:
             )
 
             async def snapshot() -> dict[str, Any]:
+                return {**await base_snapshot(), "downlink": downlink.snapshot()}
+
+            async def base_snapshot() -> dict[str, Any]:
                 return health_snapshot(
                     gateway_id=cfg.gateway.id,
                     now=_utc_now(),
@@ -124,6 +146,7 @@ class Gateway:
                     connectors={c.name: c.snapshot() for c in connectors},
                     recovery=None if buffer.recovery is None else buffer.recovery.to_health(),
                     local_api_url=self.local_api_url,
+                    coldchain=coldchain.snapshot(),
                 )
 
             await self._write_status(snapshot)
@@ -131,18 +154,28 @@ class Gateway:
             uplink_task = asyncio.create_task(uplink.run(), name="uplink")
             status_task = asyncio.create_task(self._status_loop(snapshot), name="status")
             coldchain_task = asyncio.create_task(coldchain.run(), name="coldchain")
+            downlink_task = asyncio.create_task(downlink.run(), name="downlink")
             connector_tasks = [
                 asyncio.create_task(c.run(), name=f"connector {c.name}") for c in connectors
             ]
             local_api = contextlib.AsyncExitStack()
-            self.local_api_url = await self._start_local_api(local_api, put, buffer)
+            self.local_api_url = await self._start_local_api(local_api, put, buffer, downlink)
             await self._write_status(snapshot)  # producers find local_api_url at once
             try:
                 await self._until_stop_or_crash(
                     stop,
-                    [pipeline_task, uplink_task, status_task, coldchain_task, *connector_tasks],
+                    [
+                        pipeline_task,
+                        uplink_task,
+                        status_task,
+                        coldchain_task,
+                        downlink_task,
+                        *connector_tasks,
+                    ],
                 )
             finally:
+                downlink.stop()
+                await asyncio.gather(downlink_task, return_exceptions=True)
                 coldchain.stop()
                 await asyncio.gather(coldchain_task, return_exceptions=True)
                 # Producers in flight get their answer: the pipeline still runs meanwhile.
@@ -156,7 +189,7 @@ class Gateway:
                 log.info("status written to %s; bye", self.status_path)
 
     async def _start_local_api(
-        self, stack: contextlib.AsyncExitStack, put: Put, buffer: Buffer
+        self, stack: contextlib.AsyncExitStack, put: Put, buffer: Buffer, downlink: Downlink
     ) -> str | None:
         settings = self.config.local_api
         if not settings.enabled:
@@ -167,6 +200,7 @@ class Gateway:
             health=lambda: self._latest_health,
             token=token,
             pending_scans=pending_scans_from(buffer),
+            catalogue=lambda: downlink.catalogue,
         )
         try:
             url = await stack.enter_async_context(serve(app, settings.host, settings.port))

@@ -52,9 +52,11 @@ def health_snapshot(
     connectors: Mapping[str, Mapping[str, Any]],
     recovery: Mapping[str, Any] | None = None,
     local_api_url: str | None = None,
+    coldchain: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready health report. ``produced`` and ``acknowledged`` count since process start;
-    ``evicted`` and ``quarantined`` are cumulative over the buffer file's life."""
+    ``evicted`` and ``quarantined`` are cumulative over the buffer file's life; ``coldchain``
+    is the cold-chain runner's snapshot (zones, active alarms, per-probe state)."""
     oldest_age = (
         None
         if buffer.oldest_created_at is None
@@ -74,6 +76,8 @@ def health_snapshot(
             "next_seq": buffer.next_seq,
             "last_acked_seq": buffer.last_acked_seq,
             "pending_commit": pending,
+            "dedupe_keys": buffer.dedupe_keys,
+            "replayed": buffer.replayed,
         },
         "produced": dict(sorted(produced.items())),
         "acknowledged": dict(sorted(uplink.acknowledged.items())),
@@ -83,6 +87,7 @@ def health_snapshot(
         "connectors": {name: dict(snap) for name, snap in sorted(connectors.items())},
         "recovery": None if recovery is None else dict(recovery),
         "local_api_url": local_api_url,
+        "coldchain": None if coldchain is None else dict(coldchain),
     }
 
 

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edge.buffer import BufferFullError
 from edge.pipeline import BufferWriteError, PipelineStoppedError
-from edge.scanner_api import SCANNER_PAGE_PATH, PendingScans, scanner_router
+from edge.scanner_api import SCANNER_PAGE_PATH, CatalogueSource, PendingScans, scanner_router
 from firmware_bridge.records import Record
 from firmware_bridge.wire import RecordFormatError, record_from_wire
 
@@ -92,10 +92,16 @@ def parse_records(body: Any) -> list[Record]:
 
 
 def create_app(
-    *, put: Put, health: Health, token: str | None = None, pending_scans: PendingScans | None = None
+    *,
+    put: Put,
+    health: Health,
+    token: str | None = None,
+    pending_scans: PendingScans | None = None,
+    catalogue: CatalogueSource | None = None,
 ) -> FastAPI:
     """The FastAPI app; ``put`` is :meth:`edge.pipeline.Pipeline.put`, ``pending_scans`` is
-    :func:`edge.scanner_api.pending_scans_from` of the buffer (else that route answers 501)."""
+    :func:`edge.scanner_api.pending_scans_from` of the buffer (else that route answers 501),
+    ``catalogue`` gives the downlink's cached catalogue that scans are checked against."""
     app = FastAPI(title="RetailEdge gateway local API", openapi_url="/api/v1/openapi.json")
 
     @app.exception_handler(StarletteHTTPException)
@@ -146,7 +152,7 @@ def create_app(
             }
         )
 
-    app.include_router(scanner_router(put=put, pending=pending_scans))
+    app.include_router(scanner_router(put=put, pending=pending_scans, catalogue=catalogue))
 
     @app.get("/api/v1/health")
     async def get_health() -> JSONResponse:

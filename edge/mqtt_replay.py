@@ -1,38 +1,49 @@
-"""Recognise a replayed MQTT message: same topic (device and kind) and same payload (which
-carries the device's time) as one stored recently. Pure, bounded memory."""
+"""The idempotency key of an MQTT message, under which the buffer stores its records once.
+
+A message is the same message when it arrives again on the same topic (site and device) with the
+same ``msg_id`` the device put in it; a device that sends no ``msg_id`` is identified by its
+payload (which carries the device's time). The buffer writes the key in the transaction that
+stores the records, so a message stored just before a crash, whose PUBACK never left, is
+recognised when the broker redelivers it. Pure.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Final, TypedDict
 
-ReplayKey = tuple[str, bytes]
+from edge.buffer import DEFAULT_DEDUPE_MAX_AGE_S, DEFAULT_DEDUPE_MAX_KEYS
+from edge.config import MqttDevice
+
+AGE_MARGIN_S: Final = 24 * 3600.0
+"""Keys outlive the broker's session by this much: a redelivery comes from that session."""
 
 
-def replay_key(topic: str, payload: bytes) -> ReplayKey:
-    return topic, hashlib.blake2b(payload, digest_size=16).digest()
+class DedupeLimits(TypedDict):
+    dedupe_max_keys: int
+    dedupe_max_age_s: float
 
 
-class ReplayFilter:
-    """The last ``capacity`` keys remembered, oldest forgotten first."""
+def dedupe_key(connector: str, topic: str, payload: bytes, msg_id: str | None) -> str:
+    """``mqtt:<connector>:<topic>#id:<msg_id>``, or ``#h:<payload hash>`` without a msg_id."""
+    if msg_id is not None:
+        identity = f"id:{msg_id}"
+    else:
+        identity = "h:" + hashlib.blake2b(payload, digest_size=16).hexdigest()
+    return f"mqtt:{connector}:{topic}#{identity}"
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self._capacity = capacity
-        self._seen: OrderedDict[ReplayKey, None] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def seen(self, key: ReplayKey) -> bool:
-        return key in self._seen
-
-    def remember(self, keys: Iterable[ReplayKey]) -> None:
-        """Call only once the messages are durable, so a lost write is not taken for a replay."""
-        for key in keys:
-            self._seen[key] = None
-            self._seen.move_to_end(key)
-        while len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
+def dedupe_limits(devices: Iterable[object]) -> DedupeLimits:
+    """The buffer's key limits for a gateway's devices: the MQTT connectors' ``replay_memory``
+    added up, and their longest session expiry plus a day (defaults without MQTT devices)."""
+    mqtt = [device for device in devices if isinstance(device, MqttDevice)]
+    if not mqtt:
+        return {
+            "dedupe_max_keys": DEFAULT_DEDUPE_MAX_KEYS,
+            "dedupe_max_age_s": DEFAULT_DEDUPE_MAX_AGE_S,
+        }
+    return {
+        "dedupe_max_keys": sum(device.replay_memory for device in mqtt),
+        "dedupe_max_age_s": max(device.session_expiry_s for device in mqtt) + AGE_MARGIN_S,
+    }

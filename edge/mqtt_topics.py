@@ -42,7 +42,12 @@ PLAUSIBLE: Final[dict[Quantity, tuple[float, float]]] = {
 }
 """Values outside these are absurd for any device, whatever its profile says."""
 
-_SCAN_KEYS: Final = frozenset({"time", "operator", "operation", "code", "quantity", "location"})
+MSG_ID_KEY: Final = "msg_id"
+MAX_MSG_ID_CHARS: Final = 128
+_SCAN_KEYS: Final = frozenset(
+    {"time", "operator", "operation", "code", "quantity", "location", MSG_ID_KEY}
+)
+_TELEMETRY_KEYS: Final = frozenset({"time", "readings", MSG_ID_KEY})
 
 
 class PayloadError(ValueError):
@@ -87,11 +92,29 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
 
 def decode_message(topic: Topic, payload: bytes, received_at: datetime) -> list[Record]:
     """The records of a telemetry or scan message received at ``received_at``."""
+    return decode_envelope(topic, payload, received_at)[0]
+
+
+def decode_envelope(
+    topic: Topic, payload: bytes, received_at: datetime
+) -> tuple[list[Record], str | None]:
+    """The records of a telemetry or scan message and its optional ``msg_id``: the device's
+    identity of the message, the same when the device or the broker sends it again."""
+    if topic.kind is MessageKind.STATUS:
+        raise PayloadError(f"{topic.kind.value} messages carry no records")
+    body = _json_object(payload)
+    msg_id = _msg_id(body.get(MSG_ID_KEY))
     if topic.kind is MessageKind.TELEMETRY:
-        return list(decode_telemetry(topic.device, payload, received_at))
-    if topic.kind is MessageKind.SCAN:
-        return [decode_scan(topic.device, payload, received_at)]
-    raise PayloadError(f"{topic.kind.value} messages carry no records")
+        return list(_telemetry(topic.device, body, received_at)), msg_id
+    return [_scan(topic.device, body, received_at)], msg_id
+
+
+def _msg_id(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not 0 < len(raw) <= MAX_MSG_ID_CHARS or not raw.isprintable():
+        raise PayloadError(f"{MSG_ID_KEY}: expected 1..{MAX_MSG_ID_CHARS} printable characters")
+    return raw
 
 
 def decode_status(payload: bytes) -> DeviceStatus:
@@ -104,9 +127,12 @@ def decode_status(payload: bytes) -> DeviceStatus:
 
 
 def decode_telemetry(device: str, payload: bytes, received_at: datetime) -> list[Measurement]:
-    """``{"time": ISO 8601, "readings": [{"quantity", "value", "unit"}, ...]}``."""
-    body = _json_object(payload)
-    extra = set(body) - {"time", "readings"}
+    """``{"time": ISO 8601, "readings": [{"quantity", "value", "unit"}, ...], "msg_id"?}``."""
+    return _telemetry(device, _json_object(payload), received_at)
+
+
+def _telemetry(device: str, body: dict[str, Any], received_at: datetime) -> list[Measurement]:
+    extra = set(body) - _TELEMETRY_KEYS
     if extra:
         raise PayloadError(f"{sorted(extra)[0]}: unknown key")
     time = _time(body.get("time"), received_at)
@@ -119,15 +145,19 @@ def decode_telemetry(device: str, payload: bytes, received_at: datetime) -> list
 
 
 def decode_scan(device: str, payload: bytes, received_at: datetime) -> Scan:
-    """``{"time", "operator", "operation", "code", "quantity", "location"}``; the scanner is the
-    device of the topic."""
-    body = _json_object(payload)
+    """``{"time", "operator", "operation", "code", "quantity", "location", "msg_id"?}``; the
+    scanner is the device of the topic."""
+    return _scan(device, _json_object(payload), received_at)
+
+
+def _scan(device: str, body: dict[str, Any], received_at: datetime) -> Scan:
     extra = set(body) - _SCAN_KEYS
     if extra:
         raise PayloadError(f"{sorted(extra)[0]}: unknown key")
     _time(body.get("time"), received_at)
+    fields = {key: value for key, value in body.items() if key != MSG_ID_KEY}
     try:
-        record = record_from_wire({**body, "kind": "scan", "scanner_id": device})
+        record = record_from_wire({**fields, "kind": "scan", "scanner_id": device})
     except RecordFormatError as exc:
         raise PayloadError(str(exc)) from None
     assert isinstance(record, Scan)

@@ -74,6 +74,12 @@ _FAST: Final[dict[type, Callable[[Any], tuple[object, ...]]]] = {
 }
 
 
+# Per class: the text orjson writes for a field the wire form omits at its default
+# (firmware_bridge.wire.OMITTED_DEFAULTS). Outside strings every quote is bare, inside them it
+# is escaped, so this text can only be the field itself.
+_OMIT: Final[dict[type, str]] = {Measurement: ',"quality":"good"'}
+
+
 def serialize_payload(record: Record) -> str:
     floats = _FAST.get(type(record))
     if floats is not None:
@@ -88,7 +94,8 @@ def serialize_payload(record: Record) -> str:
                     text = data.decode("ascii")
                     # orjson writes NaN and infinities as null, json.dumps does not.
                     if "null" not in text or _finite(floats(record)):
-                        return text
+                        omit = _OMIT.get(type(record))
+                        return text if omit is None else text.replace(omit, "", 1)
     return json.dumps(record_to_wire(record), separators=(",", ":"), ensure_ascii=True)
 
 

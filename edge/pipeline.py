@@ -6,9 +6,12 @@ what lets a gateway keep up with bursty devices on an SD card. Two ways in:
 - :meth:`Pipeline.put` (awaited): returns the seqs once the transaction holding the records is
   durable; raises :class:`~edge.buffer.BufferFullError` when they cannot fit (nothing stored).
   For producers that must be answered only after acceptance (HTTP scanners, MQTT QoS 1).
+  With ``dedupe_key`` the key is stored in the same transaction; a later put with a key already
+  stored stores nothing and returns the seqs of the first (a :class:`~edge.buffer.Replayed`).
 - :meth:`Pipeline.submit` (fire and forget, never blocks): for connectors reading a stream. If its
   records are refused for lack of room they are counted in ``refused`` and logged; a failed write
-  is retried.
+  is retried. ``state`` rows (see :class:`~edge.buffer.KeyedGroup`) are written in the
+  transaction of its records, or alone, in submission order.
 """
 
 from __future__ import annotations
@@ -20,11 +23,29 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from edge.buffer import Buffer, BufferFullError, EncodedGroup, GroupResult, encode_group
+from edge.buffer import (
+    Buffer,
+    BufferFullError,
+    EncodedGroup,
+    GroupResult,
+    Replayed,
+    StateWrite,
+    encode_group,
+    keyed_group,
+)
 from firmware_bridge.records import Record
 
 log = logging.getLogger(__name__)
+
+
+class Put(Protocol):
+    """:meth:`Pipeline.put`, or something wrapping it (e.g. the cold-chain tap)."""
+
+    async def __call__(
+        self, records: Sequence[Record], *, dedupe_key: str | None = None
+    ) -> list[int]: ...
 
 
 class PipelineStoppedError(RuntimeError):
@@ -77,25 +98,30 @@ class Pipeline:
         """Submitted (fire-and-forget) records refused for lack of room, per kind."""
         self.commit_failures = 0
         self.commits = 0
+        self.replayed = 0
+        """Puts answered from a stored dedupe key (nothing stored)."""
 
     @property
     def pending(self) -> int:
         return self._pending
 
-    def submit(self, records: Iterable[Record]) -> None:
-        """Queue records for the next commit. Never blocks, so a reader callback can call it."""
+    def submit(self, records: Iterable[Record], *, state: Sequence[StateWrite] = ()) -> None:
+        """Queue records (and state rows to write in their transaction) for the next commit.
+        Never blocks, so a reader callback can call it."""
         batch = list(records)
-        if batch:
-            self._enqueue(_Unit(encode_group(batch), None))
+        if batch or state:
+            self._enqueue(_Unit(keyed_group(encode_group(batch), state=state), None))
 
-    async def put(self, records: Sequence[Record]) -> list[int]:
-        """Commit ``records`` (all or nothing) with the next group; their seqs once durable."""
+    async def put(self, records: Sequence[Record], *, dedupe_key: str | None = None) -> list[int]:
+        """Commit ``records`` (all or nothing) with the next group; their seqs once durable.
+        With ``dedupe_key``: a :class:`~edge.buffer.Replayed` of the first put's seqs when that
+        key was stored before (nothing is stored then)."""
         if self._stopping:
             raise PipelineStoppedError("the gateway is shutting down")
         if not records:
             return []
         # Encoding here, in the producer's turn, overlaps it with the commit on disk.
-        group = encode_group(records)
+        group = keyed_group(encode_group(records), dedupe_key=dedupe_key)
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         # Mark the outcome retrieved even if the caller gave up, so asyncio does not warn.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -279,7 +305,10 @@ class Pipeline:
             unit.answered = True
             self._resuming += 1
         if isinstance(result, list):
-            self.produced.update(unit.group.kinds)
+            if type(result) is Replayed:
+                self.replayed += 1
+            else:
+                self.produced.update(unit.group.kinds)
             if unit.future is not None and not unit.future.done():
                 unit.future.set_result(result)
             return

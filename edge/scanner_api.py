@@ -4,10 +4,16 @@
 :mod:`firmware_bridge.epc`), stores a :class:`Scan` durably through the pipeline's ``put`` and
 answers with its seq; ``GET /api/v1/scans/pending`` lists stored scans the cloud has not
 acknowledged yet; ``GET /scanner`` is a small page for phones and scanner browsers.
+
+Scans are checked against the catalogue the gateway caches from the cloud (:mod:`edge.downlink`):
+the location must be one of the node's, a GTIN (each case GTIN is a SKU of its own) must be an
+active SKU, an SSCC must have a manifest when the catalogue carries manifests. Until a catalogue
+was ever fetched (a gateway's first start offline) scans are accepted unchecked, with a warning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from edge.buffer import Buffer, BufferFullError
+from edge.catalogue_cache import Catalogue
 from edge.pipeline import BufferWriteError, PipelineStoppedError
 from firmware_bridge.epc import decode_epc
 from firmware_bridge.epc_errors import EpcError
@@ -34,12 +41,19 @@ SCANNER_PAGE_PATH: Final = "/scanner"
 Put = Callable[[Sequence[Record]], Awaitable[list[int]]]
 PendingScans = Callable[[int], Awaitable[list[dict[str, Any]]]]
 """``limit`` -> the oldest unacknowledged scans as wire dicts with their ``seq``."""
+CatalogueSource = Callable[[], Catalogue | None]
+"""The catalogue cached from the cloud, or None when none was ever fetched."""
+
+NO_CATALOGUE_WARNING: Final = (
+    "no catalogue has been fetched from the cloud yet: code and location were not checked"
+)
 
 
 class ScanFieldError(ValueError):
-    def __init__(self, field: str, problem: str) -> None:
+    def __init__(self, field: str, problem: str, code: str = "invalid_scan") -> None:
         super().__init__(f"{field}: {problem}")
         self.field = field
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +154,60 @@ def parse_scan(body: Any, now: datetime) -> tuple[Scan, ParsedCode]:
     return scan, parsed
 
 
+def check_scan(
+    catalogue: Catalogue | None, parsed: ParsedCode, location: str
+) -> tuple[str, dict[str, Any]]:
+    """The catalogue's spelling of ``location`` and what the scanner is told about the code
+    (``product``, ``pallet``, ``location_zone``, ``catalogue_checked``, ``warning``). Raises
+    :class:`ScanFieldError` (``unknown_location`` / ``unknown_product``) for what the catalogue
+    does not know; accepts unchecked when no catalogue was ever fetched."""
+    if catalogue is None:
+        return location, {
+            "product": None,
+            "pallet": None,
+            "location_zone": None,
+            "catalogue_checked": False,
+            "warning": NO_CATALOGUE_WARNING,
+        }
+    where = f"node {catalogue.node_id}" if catalogue.node_id else "this gateway"
+    found = catalogue.location(location)
+    if found is None:
+        raise ScanFieldError(
+            "location",
+            f"{location!r} is not a location of {where} in the catalogue",
+            "unknown_location",
+        )
+    if parsed.gtin is None and parsed.sscc is None:
+        raise ScanFieldError(
+            "code", "names no product (GTIN) or pallet (SSCC) of the catalogue", "unknown_product"
+        )
+    product = None
+    if parsed.gtin is not None:
+        item = catalogue.product(parsed.gtin)
+        if item is None:
+            raise ScanFieldError(
+                "code",
+                f"GTIN {parsed.gtin} is not an active SKU in the catalogue",
+                "unknown_product",
+            )
+        product = item.to_json(catalogue)
+    pallet = None
+    if parsed.sscc is not None:
+        lines = None if catalogue.pallets is None else catalogue.pallets.get(parsed.sscc)
+        if catalogue.pallets is not None and lines is None:
+            raise ScanFieldError(
+                "code", f"SSCC {parsed.sscc} has no manifest in the catalogue", "unknown_product"
+            )
+        pallet = {"sscc": parsed.sscc, "lines": lines}
+    return found.code, {
+        "product": product,
+        "pallet": pallet,
+        "location_zone": found.zone,
+        "catalogue_checked": True,
+        "warning": None,
+    }
+
+
 def pending_scans_from(buffer: Buffer) -> PendingScans:
     """Reads unacknowledged scans from ``buffer`` (acked rows are deleted, so all it holds)."""
 
@@ -178,7 +246,10 @@ async def _store(put: Put, scan: Scan) -> int | JSONResponse:
     return seq
 
 
-def scanner_router(*, put: Put, pending: PendingScans | None) -> APIRouter:
+def scanner_router(
+    *, put: Put, pending: PendingScans | None, catalogue: CatalogueSource | None = None
+) -> APIRouter:
+    """``catalogue`` None: scans are never checked (a gateway without a downlink)."""
     router = APIRouter()
 
     @router.post("/api/v1/scans")
@@ -189,8 +260,12 @@ def scanner_router(*, put: Put, pending: PendingScans | None) -> APIRouter:
             return _error(400, "invalid_json", f"body is not JSON: {exc}")
         try:
             scan, parsed = parse_scan(body, datetime.now(UTC))
+            location, known = check_scan(
+                None if catalogue is None else catalogue(), parsed, scan.location
+            )
         except ScanFieldError as exc:
-            return _error(422, "invalid_scan", str(exc), field=exc.field)
+            return _error(422, exc.code, str(exc), field=exc.field)
+        scan = dataclasses.replace(scan, location=location)
         stored = await _store(put, scan)
         if isinstance(stored, JSONResponse):
             return stored
@@ -203,6 +278,8 @@ def scanner_router(*, put: Put, pending: PendingScans | None) -> APIRouter:
                 "epc_uri": parsed.epc_uri,
                 "quantity": scan.quantity,
                 "elements": parsed.elements,
+                "location": scan.location,
+                **known,
                 "pending_sync": True,
             }
         )
@@ -281,9 +358,11 @@ byId("scan").addEventListener("submit", async (ev) => {
       {method: "POST", headers: headers(), body: JSON.stringify(body)});
     const answer = await r.json();
     out.className = r.ok ? "" : "bad";
-    const key = answer.gtin || answer.sscc || answer.code;
+    const key = answer.product ? answer.product.name + " (" + answer.product.gtin + ")"
+      : answer.gtin || answer.sscc || answer.code;
     out.textContent = r.ok ? "Stored #" + answer.seq + " " + key + " x " + answer.quantity
-      + ", pending sync" : answer.error.message;
+      + " @ " + answer.location + ", pending sync"
+      + (answer.warning ? "\nWarning: " + answer.warning : "") : answer.error.message;
     if (r.ok) { byId("code").value = ""; byId("quantity").value = ""; }
   } catch (e) { out.className = "bad"; out.textContent = "gateway unreachable: " + e; }
   byId("code").focus(); refresh();

@@ -47,6 +47,14 @@ class Unit(StrEnum):
     COUNT = "count"
 
 
+class MeasurementQuality(StrEnum):
+    """How far a reading can be trusted; the edge flags, never drops, a doubtful one."""
+
+    GOOD = "good"
+    OUT_OF_RANGE = "out_of_range"
+    """Outside the valid range of the device's profile (e.g. a probe short-circuited)."""
+
+
 class FixQuality(StrEnum):
     """How a position was obtained, after NMEA GGA's quality indicator."""
 
@@ -100,6 +108,7 @@ class Measurement:
     quantity: Quantity
     value: float
     unit: Unit
+    quality: MeasurementQuality = MeasurementQuality.GOOD
     kind: RecordKind = field(default=RecordKind.MEASUREMENT, init=False)
 
 

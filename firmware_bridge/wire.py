@@ -1,7 +1,9 @@
 """JSON wire form of records and of the gateway → cloud batch.
 
 A record on the wire is a flat JSON object: ``{"seq": 17, "kind": "position", ...fields}``
-with times as ISO 8601 UTC strings ending in ``Z``. A batch is
+with times as ISO 8601 UTC strings ending in ``Z``. Fields in :data:`OMITTED_DEFAULTS` are left
+out while they hold that value (a measurement's ``quality`` while ``good``), so records written
+before the field existed and records written after read the same. A batch is
 ``{"gateway_id", "first_seq", "last_seq", "sent_at", "records": [...], "health": {...}}`` where
 ``first_seq`` is one past the gateway's last acknowledged seq: a seq in ``first_seq..last_seq``
 that no record carries was dropped at the gateway (evicted) and is reported by the cloud as a gap.
@@ -19,6 +21,7 @@ from firmware_bridge.records import (
     Alarm,
     FixQuality,
     Measurement,
+    MeasurementQuality,
     Position,
     Quantity,
     Record,
@@ -55,7 +58,11 @@ ENUM_FIELDS: Final[dict[str, type[StrEnum]]] = {
     "severity": Severity,
     "event": TagEventType,
     "direction": TagDirection,
+    "quality": MeasurementQuality,
 }
+OMITTED_DEFAULTS: Final[dict[str, StrEnum]] = {"quality": MeasurementQuality.GOOD}
+"""Fields absent from the wire form while they hold this value (their default)."""
+_KEPT: Final = object()
 TIME_FIELDS: Final[frozenset[str]] = frozenset(
     {"time", "started_at", "ended_at", "first_seen", "last_seen"}
 )
@@ -98,6 +105,8 @@ def record_to_wire(record: Record, seq: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {} if seq is None else {"seq": seq}
     for item in dataclasses.fields(record):
         value = getattr(record, item.name)
+        if value is OMITTED_DEFAULTS.get(item.name, _KEPT):
+            continue
         if isinstance(value, datetime):
             value = format_time(value)
         elif isinstance(value, StrEnum):

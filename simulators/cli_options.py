@@ -40,3 +40,28 @@ def emit_log_option(what: str) -> Callable[[F], F]:
 
 def seed_option() -> Callable[[F], F]:
     return click.option("--seed", type=int, default=0, show_default=True)
+
+
+def broker_options(default_site: str = "store-1") -> Callable[[F], F]:
+    """``--host``, ``--port``, ``--topic-prefix`` and ``--site`` of an MQTT broker's topics."""
+
+    def apply(function: F) -> F:
+        for option in reversed(
+            (
+                click.option("--host", default="127.0.0.1", show_default=True, help="MQTT broker."),
+                click.option(
+                    "--port", type=click.IntRange(1, 65535), default=1883, show_default=True
+                ),
+                click.option(
+                    "--topic-prefix",
+                    default="retailedge/v1",
+                    show_default=True,
+                    help="Topics are PREFIX/SITE/DEVICE/telemetry|scan|status.",
+                ),
+                click.option("--site", default=default_site, show_default=True),
+            )
+        ):
+            function = option(function)
+        return function
+
+    return apply

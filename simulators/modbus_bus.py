@@ -151,7 +151,7 @@ class SimulatedProbe:
     def registers(self, table: RegisterTable, elapsed_s: float) -> dict[int, int]:
         """Every register of ``table`` the device maps, as served at ``elapsed_s``."""
         image: dict[int, int] = {}
-        for spec in self.profile.fields:
+        for spec in self.profile.register_fields:
             if spec.table is table:
                 value = self.climate.value(spec.quantity, elapsed_s)
                 words = encode_value(spec, value + self.correction(spec.quantity))
@@ -198,7 +198,7 @@ class SimulatedProbe:
         words = tuple(image[address] for address in addresses)
         served = tuple(
             Served(self.slave, spec, field_value(spec, words, request.address))
-            for spec in self.profile.fields
+            for spec in self.profile.register_fields
             if spec.table is table
             and request.address <= spec.address
             and spec.address + spec.width <= request.address + request.count

@@ -195,6 +195,13 @@ def _row_maker(kind: RecordKind) -> tuple[RowMaker, tuple[str, ...]]:
                 "        except ValueError as exc:",
                 f"            raise RecordFormatError(f'{field.name}: {{exc}}') from None",
             ]
+        elif not field.required and field.default_factory is None:
+            # Absent optional fields (a measurement's quality while good) skip the slow call.
+            constants[f"default_{index}"] = field.default
+            lines.append(
+                f"    a{index} = default_{index} if v is None else "
+                f"(v if {field.fast_test} else slow_{index}(v))"
+            )
         else:
             lines.append(f"    a{index} = v if {field.fast_test} else slow_{index}(v)")
     values = "".join(f", a{index}" for index in range(len(fields)))

@@ -4,8 +4,10 @@ Point design, so that writing the same record twice overwrites instead of duplic
 
 - measurement per kind: ``position`` and ``measurement``;
 - tags identify the series: ``gateway_id``, ``device_id`` and, for measurements, ``quantity``
-  and ``unit``; positions tag ``fix_quality`` (a handful of values, and VictoriaMetrics keeps
-  numeric fields only);
+  and ``unit``, plus ``quality`` on a reading the gateway flagged (``out_of_range``; good
+  readings carry no quality tag, so their series are what they were before the flag existed);
+  positions tag ``fix_quality`` (a handful of values, and VictoriaMetrics keeps numeric fields
+  only);
 - fields carry the values plus ``seq`` (an integer field, never a tag: a tag per record would
   make a series per record);
 - the timestamp is the record's own time in nanoseconds with ``seq % 1000`` folded into the
@@ -23,7 +25,7 @@ from typing import Final
 
 from cloud.ingest.rows import COLUMNS, Row
 from cloud.ingest.times import epoch_us
-from firmware_bridge.records import RecordKind
+from firmware_bridge.records import MeasurementQuality, RecordKind
 
 _TAG_ESCAPES: Final = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\"})
 
@@ -46,6 +48,7 @@ def _index(kind: RecordKind) -> dict[str, int]:
 
 _P: Final = _index(RecordKind.POSITION)
 _M: Final = _index(RecordKind.MEASUREMENT)
+_GOOD: Final = MeasurementQuality.GOOD.value
 _POSITION_FLOATS: Final = ("lat", "lon", "speed_mps", "course_deg", "hdop", "altitude_m")
 
 
@@ -62,9 +65,11 @@ def _position(row: Row) -> str:
 
 
 def _measurement(row: Row) -> str:
+    quality = row[_M["quality"]]
+    flag = "" if quality == _GOOD else f",quality={_tag(quality)}"
     return (
         f"measurement,device_id={_tag(row[_M['device_id']])},gateway_id={_tag(row[_M['gateway_id']])}"
-        f",quantity={_tag(row[_M['quantity']])},unit={_tag(row[_M['unit']])} "
+        f"{flag},quantity={_tag(row[_M['quantity']])},unit={_tag(row[_M['unit']])} "
         f"value={row[_M['value']]!r},seq={row[_M['seq']]}i "
         f"{timestamp_ns(row[_M['time']], row[_M['seq']])}"
     )

@@ -2,7 +2,8 @@
 
 Sensors repeat each advertisement many times a second; a sensor's reading is taken at most once
 per ``min_interval_s``, and the same payload bytes inside that interval count as a duplicate.
-Readings outside the profile's valid range are counted (``out_of_range``) and still emitted.
+Readings outside the profile's valid range are emitted flagged ``out_of_range`` (their
+``quality``) and counted.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from device_profiles.ble_profile import BleProfile, in_range, load_ble_profile
+from device_profiles import DeviceProfile, flag_out_of_range, load_profile
 from edge.config import BLE_DEFAULT_PROFILES, BleDevice, BleSensor
 from edge.connectors.ble_backends import BadAdvert, BleakBackend, ReplayBackend, ScannerBackend
 from firmware_bridge.ble_advert import Advertisement
 from firmware_bridge.ble_decode import decode_measurements
 from firmware_bridge.ble_errors import BleDecodeError
-from firmware_bridge.records import Measurement, Record
+from firmware_bridge.records import Measurement, MeasurementQuality, Quantity, Record
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def _utc_now() -> datetime:
 @dataclass
 class SensorState:
     config: BleSensor
-    profile: BleProfile
+    profile: DeviceProfile
     bindkey: bytes | None
     adverts: int = 0
     decoded: int = 0
@@ -46,6 +47,10 @@ class SensorState:
     last_payload: bytes | None = None
     last_taken: datetime | None = None
     last_seen: datetime | None = None
+    ranges: dict[Quantity, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ranges = self.profile.valid_ranges()
 
     def counters(self) -> dict[str, Any]:
         return {
@@ -97,7 +102,7 @@ class BleConnector:
         self._sensors = {
             sensor.address: SensorState(
                 sensor,
-                load_ble_profile(sensor.profile or BLE_DEFAULT_PROFILES[sensor.format]),
+                load_profile(sensor.profile or BLE_DEFAULT_PROFILES[sensor.format]),
                 None if sensor.bindkey is None else bytes.fromhex(sensor.bindkey),
             )
             for sensor in device.sensors
@@ -179,7 +184,8 @@ class BleConnector:
             log.debug("%s: %s: %s", self.name, advert.address, exc)
             return []
         state.decoded += 1
-        state.out_of_range += sum(1 for m in readings if not in_range(state.profile, m))
+        readings = flag_out_of_range(readings, state.ranges)
+        state.out_of_range += sum(m.quality is MeasurementQuality.OUT_OF_RANGE for m in readings)
         if readings:
             self._sink(readings)
         return readings

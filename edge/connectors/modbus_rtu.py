@@ -4,7 +4,8 @@ One request at a time (the line is half-duplex): wait until the line has been si
 send the request, feed the answer to a :class:`ResponseReader` until it is whole, bad, or the
 per-request timeout passes. Waits end through futures resolved by the reader callback or by
 ``loop.call_later``; nothing is cancelled mid-read, so no received byte is thrown away.
-Values outside a field's valid range are counted and never emitted. Configured settings are
+Values outside a field's valid range are counted and emitted flagged ``out_of_range`` (a value
+that is not a number at all is only counted). Configured settings are
 written (function 06) before a slave's first read and again after it was offline; each echo is
 checked against the request.
 """
@@ -74,7 +75,7 @@ def _utc_now() -> datetime:
 
 
 def line_settings(device: ModbusRtuDevice, profile: DeviceProfile) -> SerialSettings:
-    transport = profile.transport
+    transport = profile.serial
     return SerialSettings(
         port=device.port,
         baudrate=device.baudrate or transport.baud,

@@ -1,13 +1,16 @@
 """MQTT field devices and handheld scanners: broker messages -> durable records, then PUBACK.
 
 Messages are taken from the session in batches (whatever has arrived), decoded, and:
-- valid telemetry and scans are committed with ``put`` (awaited until durable) and then acked;
+- valid telemetry and scans are committed with ``put`` (awaited until durable), one put per
+  message with the message's idempotency key (:func:`edge.mqtt_replay.dedupe_key`) stored in the
+  same transaction, and then acked. A replay (a message stored before, e.g. redelivered because
+  the gateway crashed between the commit and the PUBACK) stores nothing: ``put`` answers with the
+  first seqs, and the message is acked and counted as ``replayed``;
 - invalid ones are written to the dead-letter table (durable) and then acked, so they are never
   redelivered forever;
-- replays (same topic and payload as one stored recently) are acked and counted, not stored;
 - status messages (``online``; ``offline`` is the devices' Last Will) update ``devices``.
-A batch that cannot be stored (buffer full, write failure) is retried with backoff and not acked
-meanwhile; on stop, what was not acked is redelivered by the broker after the next connect.
+A message that cannot be stored (buffer full, write failure) is retried with backoff and not
+acked meanwhile; on stop, what was not acked is redelivered by the broker after the next connect.
 """
 
 from __future__ import annotations
@@ -15,34 +18,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from edge.buffer import BufferFullError
+from edge.buffer import BufferFullError, Replayed
 from edge.config import MqttDevice
 from edge.connectors.mqtt_session import Inbound, MqttSession
 from edge.connectors.serial_port import ConnectorStatus, stopped_within
 from edge.dead_letters import FILE_NAME, DeadLetter, DeadLetters
-from edge.mqtt_replay import ReplayFilter, ReplayKey, replay_key
+from edge.mqtt_replay import dedupe_key
 from edge.mqtt_topics import (
     DeviceStatus,
     MessageKind,
     PayloadError,
-    decode_message,
+    decode_envelope,
     decode_status,
     parse_topic,
     subscriptions,
 )
-from edge.pipeline import BufferWriteError, PipelineStoppedError
+from edge.pipeline import BufferWriteError, PipelineStoppedError, Put
 from firmware_bridge.records import Record
 from firmware_bridge.wire import format_time
 
+__all__ = ["COUNTER_NAMES", "MqttConnector", "Put", "dead_letters_file"]
+
 log = logging.getLogger(__name__)
 
-Put = Callable[[Sequence[Record]], Awaitable[list[int]]]
 MAX_BATCH: Final = 500
 STORE_RETRY_INITIAL_S: Final = 0.5
 STORE_RETRY_MAX_S: Final = 10.0
@@ -62,13 +66,19 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class _ToStore:
+    message: Inbound
+    records: list[Record]
+    key: str
+
+
 @dataclass(slots=True)
 class _Batch:
-    stored: list[tuple[Inbound, ReplayKey]] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
+    store: list[_ToStore] = field(default_factory=list)
     dead: list[tuple[Inbound, str]] = field(default_factory=list)
     done: list[Inbound] = field(default_factory=list)
-    """Acked without storing anything (status messages, replays)."""
+    """Acked without storing anything (status messages)."""
 
 
 class MqttConnector:
@@ -84,7 +94,6 @@ class MqttConnector:
         self._put = put
         self._dead_letters_path = dead_letters_path
         self._now = now
-        self._replays = ReplayFilter(device.replay_memory)
         self._counts = Counter[str]()
         self.devices: dict[str, dict[str, str]] = {}
         """Per device id: ``{"status": "online"|"offline", "since": time}``."""
@@ -170,20 +179,13 @@ class MqttConnector:
         await dead_letters.add(
             [DeadLetter(self.name, m.topic, reason, m.payload) for m, reason in batch.dead]
         )
-        if batch.records and not await self._store(batch.records):
-            # Stopping before the records were stored: do not ack them, the broker keeps them.
-            return
-        self._replays.remember(key for _, key in batch.stored)
-        kinds = Counter(r.kind.value for r in batch.records)
-        self._counts["measurements"] += kinds["measurement"]
-        self._counts["scans"] += kinds["scan"]
         self._counts["dead_letters"] += len(batch.dead)
-        for message in [m for m, _ in batch.stored] + [m for m, _ in batch.dead] + batch.done:
+        for message in [m for m, _ in batch.dead] + batch.done:
             session.ack(message)
+        await self._store(session, batch.store)
 
     def _sort(self, messages: list[Inbound]) -> _Batch:
         batch = _Batch()
-        keys: set[ReplayKey] = set()
         received_at = self._now()
         for message in messages:
             self._counts["messages"] += 1
@@ -193,19 +195,13 @@ class MqttConnector:
                     self._status(topic.device, decode_status(message.payload), received_at)
                     batch.done.append(message)
                     continue
-                key = replay_key(message.topic, message.payload)
-                if key in keys or self._replays.seen(key):
-                    self._counts["replayed"] += 1
-                    batch.done.append(message)
-                    continue
-                records = decode_message(topic, message.payload, received_at)
+                records, msg_id = decode_envelope(topic, message.payload, received_at)
             except PayloadError as exc:
                 log.debug("%s: dead letter from %s: %s", self.name, message.topic, exc)
                 batch.dead.append((message, str(exc)))
                 continue
-            keys.add(key)
-            batch.stored.append((message, key))
-            batch.records.extend(records)
+            key = dedupe_key(self.name, message.topic, message.payload, msg_id)
+            batch.store.append(_ToStore(message, records, key))
         return batch
 
     def _status(self, device: str, status: DeviceStatus, at: datetime) -> None:
@@ -216,27 +212,52 @@ class MqttConnector:
             log.warning("%s: device %s went offline", self.name, device)
         self.devices[device] = {"status": status.value, "since": format_time(at)}
 
-    async def _store(self, records: list[Record]) -> bool:
-        """Put ``records`` until durable (True) or stopping (False)."""
+    async def _store(self, session: MqttSession, pending: list[_ToStore]) -> None:
+        """Put each message's records (one group commit for all) and ack each message once
+        durable; retry those refused until stored or stopping (then they stay unacked and the
+        broker redelivers them)."""
         delay = STORE_RETRY_INITIAL_S
-        while True:
-            try:
-                await self._put(records)
-                return True
-            except PipelineStoppedError:
-                return False
-            except (BufferFullError, BufferWriteError) as exc:
-                self._counts["store_retries"] += 1
-                log.warning(
-                    "%s: cannot store %d records (%s); not acknowledging, retrying in %.1f s",
-                    self.name,
-                    len(records),
-                    exc,
-                    delay,
-                )
+        while pending:
+            outcomes = await asyncio.gather(
+                *(self._put(item.records, dedupe_key=item.key) for item in pending),
+                return_exceptions=True,
+            )
+            retry: list[_ToStore] = []
+            stopped = False
+            for item, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome, PipelineStoppedError):
+                    stopped = True
+                elif isinstance(outcome, BufferFullError | BufferWriteError):
+                    retry.append(item)
+                    error: BaseException = outcome
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                else:
+                    self._stored(item, outcome)
+                    session.ack(item.message)
+            if stopped or not retry:
+                return
+            self._counts["store_retries"] += 1
+            log.warning(
+                "%s: cannot store %d messages (%s); not acknowledging, retrying in %.1f s",
+                self.name,
+                len(retry),
+                error,
+                delay,
+            )
             if await stopped_within(self._stopping, delay):
-                return False
+                return
             delay = min(delay * 2, STORE_RETRY_MAX_S)
+            pending = retry
+
+    def _stored(self, item: _ToStore, seqs: list[int]) -> None:
+        if type(seqs) is Replayed:
+            self._counts["replayed"] += 1
+            log.debug("%s: replay of %s answered with seqs %s", self.name, item.key, seqs)
+            return
+        kinds = Counter(r.kind.value for r in item.records)
+        self._counts["measurements"] += kinds["measurement"]
+        self._counts["scans"] += kinds["scan"]
 
 
 def dead_letters_file(data_dir: Path) -> Path:

@@ -103,7 +103,7 @@ class RfidR2000Connector:
         self._tick_s = tick_s
         self._watchdog_s = watchdog_s
         profile = load_profile(device.profile)
-        transport = profile.transport
+        transport = profile.serial
         settings = SerialSettings(
             port=device.port,
             baudrate=device.baudrate or transport.baud,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from cloud.ingest.rows import COLUMNS, TIME_COLUMNS, row_dict, wire_row
-from firmware_bridge.records import RecordKind
+from cloud.models import MeasurementRow
+from cloud.telemetry.lines import to_lines
+from firmware_bridge.records import MeasurementQuality, RecordKind
 from firmware_bridge.wire import RecordFormatError, record_from_wire, record_to_wire
 from tests.cloud.cloud_helpers import (
     ALARM,
@@ -17,14 +22,28 @@ from tests.cloud.cloud_helpers import (
     TAG_ARRIVED,
     TAG_PASSED,
     TAG_READ,
+    Cloud,
+    batch,
     position,
     stored_row,
+    wire,
 )
+
+FLAGGED = replace(MEASUREMENT, quality=MeasurementQuality.OUT_OF_RANGE)
 
 FIELDS = sorted({name for columns in COLUMNS.values() for name in columns} - {"gateway_id"})
 GOOD = [
     record_to_wire(r)
-    for r in (position("v", 3), MEASUREMENT, SCAN, ALARM, TAG_READ, TAG_PASSED, TAG_ARRIVED)
+    for r in (
+        position("v", 3),
+        MEASUREMENT,
+        SCAN,
+        ALARM,
+        TAG_READ,
+        TAG_PASSED,
+        TAG_ARRIVED,
+        FLAGGED,
+    )
 ]
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
@@ -36,7 +55,7 @@ json_values = st.recursive(
 plausible = st.sampled_from(
     ["position", "gps", "pick", "Cel", "temperature", "warning", "", "x", "2025-03-01T08:00:00Z",
      "2025-03-01T08:00:00", "2025-03-01T08:00:00.5+02:00", "nonsense", "tag_event", "arrived",
-     "passed", "in", "out", "2025-03-01T08:00:01.123456Z"]
+     "passed", "in", "out", "2025-03-01T08:00:01.123456Z", "good", "out_of_range"]
 )  # fmt: skip
 field_values = plausible | json_values | st.sampled_from([90.5, -181, 1e400, float("nan"), True])
 
@@ -117,6 +136,41 @@ def test_wire_row_error_messages() -> None:
             ("last_seen: time has no timezone; send UTC with a Z suffix"),
         ),
         ({**GOOD[6], "first_seen": None}, "first_seen: required for tag_event records"),
+        ({**GOOD[7], "quality": "meh"}, "quality: 'meh' is not a valid MeasurementQuality"),
+        ({**GOOD[7], "quality": 1}, "quality: 1 is not a valid MeasurementQuality"),
     ]
     for data, message in cases:
         assert outcome_of_fast(data) == ("error", message) == outcome_of_reference(data)
+
+
+def test_quality_is_a_column_good_when_absent_from_the_wire() -> None:
+    assert "quality" not in GOOD[1] and GOOD[7]["quality"] == "out_of_range"
+    quality = COLUMNS[RecordKind.MEASUREMENT].index("quality")
+    assert wire_row(GOOD[1], "gw", 1)[1][quality] == "good"
+    assert wire_row(GOOD[7], "gw", 2)[1][quality] == "out_of_range"
+    assert wire_row({**GOOD[1], "quality": "good"}, "gw", 3)[1][quality] == "good"
+
+
+def test_only_flagged_measurements_carry_a_quality_tag_in_line_protocol() -> None:
+    rows = [wire_row(GOOD[1], "gw", 1)[1], wire_row(GOOD[7], "gw", 2)[1]]
+    good, flagged = to_lines({RecordKind.MEASUREMENT: rows})
+    assert good.startswith("measurement,device_id=fridge-1,gateway_id=gw,quantity=")
+    assert "quality" not in good
+    assert flagged.startswith(
+        "measurement,device_id=fridge-1,gateway_id=gw,quality=out_of_range,quantity="
+    )
+
+
+async def test_ingest_stores_the_quality_of_each_measurement(cloud: Cloud) -> None:
+    records = [wire(MEASUREMENT, 1), wire(FLAGGED, 2)]
+    response = await cloud.client.post(
+        "/api/v1/ingest",
+        content=json.dumps(batch("gw-a", 1, 2, records)).encode(),
+        headers={**cloud.auth(cloud.gateway_a), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    async with cloud.database.sessions() as session:
+        stored = await session.execute(
+            select(MeasurementRow.seq, MeasurementRow.quality).order_by(MeasurementRow.seq)
+        )
+        assert stored.all() == [(1, "good"), (2, "out_of_range")]

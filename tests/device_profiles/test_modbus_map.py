@@ -24,7 +24,7 @@ from firmware_bridge.modbus import (
     build_request,
     parse_response,
 )
-from firmware_bridge.records import Measurement, Quantity, Unit
+from firmware_bridge.records import Measurement, MeasurementQuality, Quantity, Unit
 
 T0 = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 XY = load_profile("xy-md02")
@@ -65,10 +65,14 @@ def test_decode_seller_examples() -> None:
     )
 
 
-def test_out_of_range_values_are_rejected_not_reported() -> None:
+def test_out_of_range_values_are_flagged_and_listed() -> None:
     block = read_blocks(XY)[0]
     readings, rejected = decode_block(block, (0x7FFF, 0x03E9), "probe", T0)
-    assert readings == []
+    flag = MeasurementQuality.OUT_OF_RANGE
+    assert readings == [
+        Measurement("probe", T0, Quantity.TEMPERATURE, 3276.7, Unit.CELSIUS, flag),
+        Measurement("probe", T0, Quantity.HUMIDITY, 100.1, Unit.PERCENT_RH, flag),
+    ]
     assert rejected == [
         OutOfRange("temperature", 3276.7, (-40.0, 80.0)),
         OutOfRange("humidity", 100.1, (0.0, 100.0)),

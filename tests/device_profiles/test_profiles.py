@@ -31,7 +31,17 @@ def packaged(name: str) -> dict[str, Any]:
 
 
 def test_available_profiles_lists_every_shipped_model() -> None:
-    assert available_profiles() == ["nmea-gps", "r2000-uhf-reader", "rs-ws-n01-8", "xy-md02"]
+    assert available_profiles() == [
+        "bthome-door",
+        "ibeacon-tag",
+        "lywsd03mmc-atc",
+        "lywsd03mmc-pvvx",
+        "nmea-gps",
+        "r2000-uhf-reader",
+        "rs-ws-n01-8",
+        "ruuvitag",
+        "xy-md02",
+    ]
 
 
 @pytest.mark.parametrize("name", available_profiles())
@@ -229,7 +239,8 @@ def test_missing_file_and_unknown_name() -> None:
     with pytest.raises(ProfileError) as unknown:
         load_profile("xy-md03")
     assert str(unknown.value) == (
-        "xy-md03: no such profile; available: nmea-gps, r2000-uhf-reader, rs-ws-n01-8, xy-md02"
+        "xy-md03: no such profile; available: bthome-door, ibeacon-tag, lywsd03mmc-atc, "
+        "lywsd03mmc-pvvx, nmea-gps, r2000-uhf-reader, rs-ws-n01-8, ruuvitag, xy-md02"
     )
 
 

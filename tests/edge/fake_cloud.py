@@ -45,6 +45,10 @@ class FakeCloud:
     """Awaited with the request's index after the latency, before the request is handled."""
     max_concurrent: int = 0
     _concurrent: int = 0
+    downlink: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    """Downlink documents by path (``/api/v1/gateway/config``, ``/api/v1/catalogue/snapshot``):
+    (ETag, body). GETs are answered apart from ``script``: 404 when absent, 304 on a match."""
+    downlink_requests: list[httpx.Request] = field(default_factory=list)
 
     def transport(self) -> httpx.MockTransport:
         if self.latency_s is None:
@@ -64,6 +68,8 @@ class FakeCloud:
             self._concurrent -= 1
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return self.handle_downlink(request)
         action = self.script.pop(0) if self.script else ""
         if action == "refused":
             raise httpx.ConnectError("connection refused", request=request)
@@ -120,3 +126,15 @@ class FakeCloud:
                 "server_time": body["sent_at"] if self.clock is None else format_time(self.clock()),
             },
         )
+
+    def handle_downlink(self, request: httpx.Request) -> httpx.Response:
+        self.downlink_requests.append(request)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return _error(401, "unauthorized", "unknown gateway token")
+        document = self.downlink.get(request.url.path)
+        if document is None:
+            return _error(404, "no_config", f"nothing at {request.url.path}")
+        etag, body = document
+        if request.headers.get("if-none-match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        return httpx.Response(200, json=body, headers={"ETag": etag})

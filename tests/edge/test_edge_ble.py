@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from edge.connectors.factory import build_connector
 from edge.pipeline import Pipeline
 from firmware_bridge.ble_advert import Advertisement, advert_to_json
 from firmware_bridge.ble_ruuvi import MANUFACTURER_ID, RuuviData, encode_ruuvi
-from firmware_bridge.records import Measurement, Quantity, Record, Unit
+from firmware_bridge.records import Measurement, MeasurementQuality, Quantity, Record, Unit
 from firmware_bridge.wire import record_from_wire
 from simulators.ble_sensors import (
     CHILLER,
@@ -100,8 +101,19 @@ async def test_replayed_store_lands_in_the_buffer_exactly_as_simulated(tmp_path:
         await asyncio.wait_for(committing, 5)
         stored = await buf.peek(10_000, 10**9)
     records = [record_from_wire(json.loads(row.payload)) for row in stored]
-    assert sorted(records, key=_order) == sorted(scene.truth, key=_order)
-    assert len(records) == 256
+    measurements = [r for r in records if isinstance(r, Measurement)]
+    flagged = [m for m in measurements if m.quality is MeasurementQuality.OUT_OF_RANGE]
+    # The readings next to the oven are flagged (the ATC profile's valid range ends at 60 °C),
+    # everything else arrives exactly as simulated.
+    assert sorted((m.device_id, m.time, m.value) for m in flagged) == sorted(
+        (m.device_id, m.time, m.value)
+        for m in scene.truth
+        if isinstance(m, Measurement) and m.quantity is Quantity.TEMPERATURE and m.value > 60.0
+    )
+    assert len(flagged) == 8
+    unflagged = [replace(m, quality=MeasurementQuality.GOOD) for m in measurements]
+    assert len(measurements) == len(records) == 256
+    assert sorted(unflagged, key=_order) == sorted(scene.truth, key=_order)
     snap = connector.snapshot()
     assert (snap["ignored_adverts"], snap["bad_adverts"]) == (60, 0)  # the iBeacon tag
     assert without_ids(snap) == {
@@ -176,10 +188,16 @@ def test_zero_interval_takes_every_distinct_advert(tmp_path: Path) -> None:
     assert [v for _, v in temperatures(got)] == [4.0, 5.0, 6.0]
 
 
-def test_out_of_range_readings_are_counted_and_still_emitted(tmp_path: Path) -> None:
+def test_out_of_range_readings_are_flagged_counted_and_still_emitted(tmp_path: Path) -> None:
     connector, got = direct_connector(tmp_path, min_interval_s=0.0)
     connector.handle(ruuvi_advert(T0, 120.0))
     assert temperatures(got) == [(T0, 120.0)]
+    assert [(m.quantity, m.quality) for m in got] == [
+        (Quantity.TEMPERATURE, MeasurementQuality.OUT_OF_RANGE),  # ruuvitag: -40..85 °C
+        (Quantity.HUMIDITY, MeasurementQuality.GOOD),
+        (Quantity.PRESSURE, MeasurementQuality.GOOD),
+        (Quantity.BATTERY_VOLTAGE, MeasurementQuality.GOOD),
+    ]
     assert connector.snapshot()["sensors"][CHILLER.address]["out_of_range"] == 1
 
 

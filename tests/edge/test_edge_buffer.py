@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.buffer import Buffer, BufferedRecord, BufferStats, serialize_payload
+from edge.buffer import MIGRATIONS, Buffer, BufferedRecord, BufferStats, serialize_payload
 from firmware_bridge.wire import record_from_wire
 from tests.edge.edge_factories import measurement, position, scan
 
@@ -158,7 +158,7 @@ async def test_seqs_and_acks_survive_reopen_even_when_empty(tmp_path: Path) -> N
         peeked = await buf.peek(10, 10**6)
         assert [(r.seq, r.kind) for r in peeked] == [(4, "scan")]
         assert isinstance(peeked[0], BufferedRecord)
-        assert await buf.schema_version() == 2
+        assert await buf.schema_version() == len(MIGRATIONS) == 3
 
 
 async def test_file_database_uses_wal_full_sync_and_records_migrations(tmp_path: Path) -> None:
@@ -169,7 +169,11 @@ async def test_file_database_uses_wal_full_sync_and_records_migrations(tmp_path:
             assert await cursor.fetchone() == (2,)  # FULL: durable when COMMIT returns
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [
+            (1,),
+            (2,),
+            (3,),
+        ]
         assert conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall() == [
             ("last_acked_seq", 0),
             ("next_seq", 2),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edge.coldchain import EXCURSION_RULE, SILENCE_RULE, ColdChainEngine, ZoneRule
-from firmware_bridge.records import Alarm, Measurement, Quantity, Severity, Unit
+from firmware_bridge.records import Alarm, Measurement, MeasurementQuality, Quantity, Severity, Unit
 from firmware_bridge.wire import format_time
 
 T0 = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
@@ -194,6 +194,15 @@ def test_readings_older_than_the_last_are_ignored_and_counted() -> None:
     feed(engine, temp(100, 2.0))
     assert feed(engine, temp(50, 9.0)) == []
     assert (engine.stale_readings, engine.tick(at(700))) == (1, [])
+
+
+def test_flagged_readings_neither_alarm_nor_count_as_heard() -> None:
+    engine = ColdChainEngine([CHILLED], T0)
+    broken = replace(temp(10, 150.0), quality=MeasurementQuality.OUT_OF_RANGE)
+    assert feed(engine, broken, replace(broken, device_id="elsewhere")) == []
+    assert engine.flagged_readings == 1
+    # The probe sent only implausible values: it is silent, not out of band.
+    assert [a.rule for a in engine.tick(at(90))] == [SILENCE_RULE, SILENCE_RULE]
 
 
 def test_silence_is_raised_after_the_periods_and_cleared_by_a_reading() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from edge.buffer import StateWrite
 from edge.coldchain import EXCURSION_RULE, SILENCE_RULE, ZoneRule
 from edge.coldchain_runner import ColdChainRunner, rules_from_config
 from edge.config import ConfigError, parse_config
@@ -96,9 +97,21 @@ class Clock:
         return self.now
 
 
+class Submitted:
+    """Stands in for Pipeline.submit: the records and state rows, as submitted."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.states: list[list[StateWrite]] = []
+
+    def __call__(self, records: Iterable[Record], *, state: Sequence[StateWrite] = ()) -> None:
+        self.records.extend(records)
+        self.states.append(list(state))
+
+
 def runner_with(rules: list[ZoneRule], clock: Clock) -> tuple[ColdChainRunner, list[Record]]:
-    out: list[Record] = []
-    return ColdChainRunner(rules, out.extend, clock=clock, tick_s=0.01), out
+    out = Submitted()
+    return ColdChainRunner(rules, out, clock=clock, tick_s=0.01), out.records
 
 
 RULE = ZoneRule("chiller-1", ("probe-1",), 0.0, 4.0, tolerance_s=60, sample_period_s=30)
@@ -136,16 +149,27 @@ async def test_tap_passes_records_on_first_then_submits_alarms() -> None:
         "raised": 1,
         "cleared": 0,
         "stale_readings": 0,
+        "flagged_readings": 0,
+        "restored": 0,
+        "checkpoints": 0,
+        "probes": {
+            "chiller-1/probe-1": {
+                "last_reading": {"time": format_time(last), "value_c": 6.0},
+                "out_of_band_since": format_time(T0),
+                "excursion_alarm": True,
+                "silent_since": None,
+            }
+        },
     }
 
 
 async def test_tap_put_judges_only_what_the_pipeline_accepted() -> None:
     runner, alarms = runner_with([RULE], Clock(T0))
 
-    async def refuse(records: Sequence[Record]) -> list[int]:
+    async def refuse(records: Sequence[Record], *, dedupe_key: str | None = None) -> list[int]:
         raise RuntimeError("full")
 
-    async def accept(records: Sequence[Record]) -> list[int]:
+    async def accept(records: Sequence[Record], *, dedupe_key: str | None = None) -> list[int]:
         return list(range(1, len(records) + 1))
 
     out_of_band = [temp(T0, 9.0), temp(T0 + timedelta(seconds=60), 9.0)]
@@ -259,3 +283,41 @@ async def test_alarm_raised_while_the_cloud_is_down_reaches_it_when_it_returns(
     assert remote.cloud.stored == {1: record_to_wire(reading, 1), 2: record_to_wire(alarm, 2)}
     assert gateway.coldchain is not None
     assert gateway.coldchain.snapshot()["raised"] == 1
+    status = json.loads(gateway.status_path.read_text())
+    assert status["coldchain"]["active"] == [
+        {"rule": EXCURSION_RULE, "subject": "chiller-1/probe-1", "started_at": format_time(now)}
+    ]
+    assert status["coldchain"]["probes"]["chiller-1/probe-1"]["out_of_band_since"] == format_time(
+        now
+    )
+
+    # Restarted on the same data folder: the open alarm is known, not raised again, and the
+    # next in-band reading clears it with the evidence from before the restart.
+    again = Gateway(config, transport=remote.transport())
+    stop = asyncio.Event()
+    task = asyncio.create_task(again.run(stop))
+    back = temp(now + timedelta(seconds=1), 3.0)
+    try:
+        await until(lambda: again.local_api_url is not None)
+        assert again.coldchain is not None
+        assert again.coldchain.snapshot()["restored"] == 1
+        assert again.coldchain.snapshot()["active"] == status["coldchain"]["active"]
+        async with httpx.AsyncClient(base_url=str(again.local_api_url)) as http:
+            for record in (temp(now + timedelta(milliseconds=500), 8.0), back):
+                answer = await http.post(
+                    "/api/v1/records", json={"records": [record_to_wire(record)]}
+                )
+                assert answer.status_code == 200
+        await until(lambda: len(remote.cloud.stored) == 5, within=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    cleared = remote.cloud.stored[5]
+    assert (cleared["kind"], cleared["started_at"], cleared["ended_at"]) == (
+        "alarm",
+        format_time(now),
+        format_time(back.time),
+    )
+    assert cleared["evidence"]["first_out"] == {"time": format_time(now), "value_c": 7.5}
+    assert cleared["evidence"]["peak"]["value_c"] == 8.0
+    assert (again.coldchain.raised, again.coldchain.cleared) == (0, 1)

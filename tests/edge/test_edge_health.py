@@ -42,6 +42,8 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
             quarantined=2,
             max_records=10_000,
             max_bytes=5_000_000,
+            dedupe_keys=40,
+            replayed=3,
         ),
         pending=3,
         produced=Counter({"scan": 1, "position": 9}),
@@ -50,6 +52,7 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
         connectors={"gps": {"status": "connected", "counters": {"checksum": 2}}},
         recovery={"moved_aside": ["/data/outbox.db.corrupt-1"], "at": "2026-03-01T09:00:00Z"},
         local_api_url="http://127.0.0.1:8700",
+        coldchain={"zones": ["chiller-1"], "active": [], "probes": {}},
     )
     assert snapshot == {
         "gateway_id": "van-01",
@@ -65,6 +68,8 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
             "next_seq": 11,
             "last_acked_seq": 6,
             "pending_commit": 3,
+            "dedupe_keys": 40,
+            "replayed": 3,
         },
         "produced": {"position": 9, "scan": 1},
         "acknowledged": {"position": 5, "scan": 1},
@@ -88,6 +93,7 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
         "connectors": {"gps": {"status": "connected", "counters": {"checksum": 2}}},
         "recovery": {"moved_aside": ["/data/outbox.db.corrupt-1"], "at": "2026-03-01T09:00:00Z"},
         "local_api_url": "http://127.0.0.1:8700",
+        "coldchain": {"zones": ["chiller-1"], "active": [], "probes": {}},
     }
     json.dumps(snapshot)  # JSON-ready as it is
 

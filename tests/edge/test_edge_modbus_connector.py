@@ -18,7 +18,7 @@ from edge.connectors.modbus_rtu import ModbusRtuConnector
 from edge.connectors.serial_port import ConnectorStatus
 from firmware_bridge.modbus import FunctionCode, RegistersResponse, build_response
 from firmware_bridge.modbus_registers import from_signed16
-from firmware_bridge.records import Measurement, Record
+from firmware_bridge.records import Measurement, MeasurementQuality, Record
 from simulators.modbus_bus import (
     Behaviour,
     BusPty,
@@ -165,7 +165,7 @@ async def test_polls_every_slave_silent_goes_offline_without_stalling_others(
     assert latest["temperature"]["value"] == [v for q, v in truth[2] if q == "temperature"][-1]
 
 
-async def test_out_of_range_values_are_counted_not_emitted(tmp_path: Path) -> None:
+async def test_out_of_range_values_are_counted_and_emitted_flagged(tmp_path: Path) -> None:
     text = (PROFILES_DIR / "xy-md02.toml").read_text()
     narrow = text.replace("valid = [-40.0, 80.0]", "valid = [-40.0, 1.0]")
     assert narrow != text
@@ -181,7 +181,13 @@ async def test_out_of_range_values_are_counted_not_emitted(tmp_path: Path) -> No
     truth = served(log)[1]
     temperatures = [v for q, v in truth if q == "temperature"]
     assert all(2.0 < t < 4.0 for t in temperatures)
-    assert emitted(records, "p1") == [(q, v) for q, v in truth if q == "humidity"]
+    assert emitted(records, "p1") == [(q, v) for q, v in truth]
+    flagged = [
+        r.value
+        for r in records
+        if isinstance(r, Measurement) and r.quality is MeasurementQuality.OUT_OF_RANGE
+    ]
+    assert flagged == temperatures
     slave = connector.snapshot()["slaves"]["p1"]
     assert slave["counters"]["out_of_range"] == len(temperatures)
     assert slave["last_error"].startswith("temperature = ")

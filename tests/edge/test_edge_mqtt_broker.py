@@ -23,7 +23,7 @@ from edge.dead_letters import DeadLetters
 from edge.pipeline import Pipeline
 from firmware_bridge.records import Record
 
-Put = Callable[[Sequence[Record]], Awaitable[list[int]]]
+Put = Callable[..., Awaitable[list[int]]]
 TIMEOUT = 10.0
 
 
@@ -270,7 +270,7 @@ async def test_unacked_and_missed_messages_arrive_after_reconnect(
     topic = f"{prefix}/dc-1/probe-7/telemetry"
     never = asyncio.Event()
 
-    async def hang(records: Sequence[Record]) -> list[int]:
+    async def hang(records: Sequence[Record], *, dedupe_key: str | None = None) -> list[int]:
         await never.wait()  # the buffer never answers: the message must not be acked
         return []
 
@@ -300,6 +300,48 @@ async def test_unacked_and_missed_messages_arrive_after_reconnect(
             measurement("probe-7", 2),
             measurement("probe-7", 3),
         ]
+    forget_session(mqtt_broker, device.client_id)
+
+
+async def test_message_stored_but_not_acked_before_a_crash_is_stored_once(
+    mqtt_broker: tuple[str, int], publisher: Publisher, prefix: str, tmp_path: Path
+) -> None:
+    """The gateway dies after the commit and before the PUBACK: the broker redelivers the
+    message, and its key, stored with the records, makes the second put a replay."""
+    device = make_device(mqtt_broker, prefix)
+    topic = f"{prefix}/dc-1/probe-7/telemetry"
+    payload = json.loads(telemetry(1))
+    committed = asyncio.Event()
+    never = asyncio.Event()
+    async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
+
+        async def store_then_die(
+            records: Sequence[Record], *, dedupe_key: str | None = None
+        ) -> list[int]:
+            await pipeline.put(records, dedupe_key=dedupe_key)  # durable
+            committed.set()
+            await never.wait()  # killed before answering: no PUBACK
+            return []
+
+        conn = MqttConnector(device, store_then_die, dead_letters_path=tmp_path / "dl.db")
+        task = asyncio.create_task(conn.run())
+        await until(lambda: conn.session is not None and conn.session.subscribed.is_set())
+        publisher.publish(topic, json.dumps({**payload, "msg_id": "m-1"}).encode())
+        await asyncio.wait_for(committed.wait(), TIMEOUT)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with connector(device, pipeline, tmp_path) as again:
+            await until(lambda: again.counters["replayed"] == 1)
+            assert again.counters["measurements"] == 0
+            publisher.publish(topic, json.dumps({**payload, "msg_id": "m-2"}).encode())
+            await until(lambda: again.counters["measurements"] == 1)
+        rows = await stored(buffer, 2)
+        assert [(r["time"], r["device_id"]) for r in rows] == [
+            ("2026-03-01T08:00:01Z", "probe-7"),
+            ("2026-03-01T08:00:01Z", "probe-7"),
+        ]
+        assert (await buffer.stats()).replayed == 1
     forget_session(mqtt_broker, device.client_id)
 
 

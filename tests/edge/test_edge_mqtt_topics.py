@@ -1,4 +1,4 @@
-"""The MQTT topic scheme, payload decoding, replay memory and the dead-letter table (no broker)."""
+"""The MQTT topic scheme, payload decoding, message keys and the dead-letter table (no broker)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from edge.config import MqttDevice
 from edge.dead_letters import DeadLetter, DeadLetters
-from edge.mqtt_replay import ReplayFilter, replay_key
+from edge.mqtt_replay import AGE_MARGIN_S, dedupe_key, dedupe_limits
 from edge.mqtt_topics import (
     DeviceStatus,
     MessageKind,
     PayloadError,
     Topic,
+    decode_envelope,
     decode_message,
     decode_status,
     parse_topic,
@@ -154,19 +156,58 @@ def test_status() -> None:
         decode_status(b"sleeping")
 
 
-def test_replay_filter_remembers_the_newest() -> None:
-    replays = ReplayFilter(capacity=2)
-    a, b, c = (replay_key("t", p) for p in (b"a", b"b", b"c"))
-    assert replay_key("t", b"a") == a and replay_key("u", b"a") != a
-    replays.remember([a, b])
-    assert (replays.seen(a), replays.seen(b), replays.seen(c)) == (True, True, False)
-    replays.remember([a, c])  # a is renewed, b is the oldest and goes
-    assert (replays.seen(a), replays.seen(b), replays.seen(c), len(replays)) == (
-        True,
-        False,
-        True,
-        2,
+def test_msg_id_is_the_message_identity_and_not_a_record_field() -> None:
+    reading = {"quantity": "temperature", "value": 3.5, "unit": "Cel"}
+    telemetry = {"time": "2026-03-01T08:00:00Z", "readings": [reading]}
+    records, msg_id = decode_envelope(TELEMETRY, body({**telemetry, "msg_id": "m-17"}), NOW)
+    assert (records, msg_id) == (
+        [Measurement("probe-7", T, Quantity.TEMPERATURE, 3.5, Unit.CELSIUS)],
+        "m-17",
     )
+    assert decode_envelope(TELEMETRY, body(telemetry), NOW)[1] is None
+    scan = {
+        "time": "2026-03-01T08:00:00Z",
+        "operator": "op-12",
+        "operation": "pick",
+        "code": "09506000134352",
+        "quantity": 3,
+        "location": "A-01-02",
+        "msg_id": "s-1",
+    }
+    assert decode_envelope(SCAN, body(scan), NOW) == (
+        [Scan("hh-3", "op-12", ScanOperation.PICK, "09506000134352", 3, "A-01-02", T)],
+        "s-1",
+    )
+    for bad in ("", 17, "x" * 129, "tab\there"):
+        with pytest.raises(PayloadError, match=r"^msg_id: expected 1..128 printable characters"):
+            decode_envelope(TELEMETRY, body({**telemetry, "msg_id": bad}), NOW)
+
+
+def test_dedupe_key_uses_msg_id_else_the_payload() -> None:
+    topic = "retailedge/v1/dc-1/probe-7/telemetry"
+    with_id = dedupe_key("mqtt-1", topic, b"{}", "m-17")
+    assert with_id == f"mqtt:mqtt-1:{topic}#id:m-17"
+    # The msg_id alone identifies the message: a changed payload is the same message again.
+    assert dedupe_key("mqtt-1", topic, b'{"a":1}', "m-17") == with_id
+    assert dedupe_key("mqtt-1", topic + "x", b"{}", "m-17") != with_id
+    assert dedupe_key("mqtt-2", topic, b"{}", "m-17") != with_id
+    hashed = dedupe_key("mqtt-1", topic, b"payload", None)
+    assert hashed.startswith(f"mqtt:mqtt-1:{topic}#h:") and len(hashed.split("#h:")[1]) == 32
+    assert dedupe_key("mqtt-1", topic, b"payload", None) == hashed
+    assert dedupe_key("mqtt-1", topic, b"payload2", None) != hashed
+
+
+def test_dedupe_limits_follow_the_mqtt_devices() -> None:
+    def device(name: str, memory: int, expiry: int) -> MqttDevice:
+        return MqttDevice(
+            id=name, type="mqtt", client_id=name, replay_memory=memory, session_expiry_s=expiry
+        )
+
+    assert dedupe_limits([device("a", 500, 3600), device("b", 700, 7200)]) == {
+        "dedupe_max_keys": 1200,
+        "dedupe_max_age_s": 7200 + AGE_MARGIN_S,
+    }
+    assert dedupe_limits([])["dedupe_max_keys"] == 100_000
 
 
 @pytest.mark.parametrize("where", ["memory", "file"])

@@ -13,6 +13,7 @@ from firmware_bridge.records import (
     Alarm,
     FixQuality,
     Measurement,
+    MeasurementQuality,
     Position,
     Quantity,
     Record,
@@ -59,6 +60,7 @@ _records: st.SearchStrategy[Record] = st.one_of(
         quantity=st.sampled_from(Quantity),
         value=_floats,
         unit=st.sampled_from(Unit),
+        quality=st.sampled_from(MeasurementQuality),
     ),
     st.builds(
         TagRead,

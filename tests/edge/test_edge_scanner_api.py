@@ -16,7 +16,7 @@ import pytest
 from edge.buffer import Buffer
 from edge.local_api import create_app, serve
 from edge.pipeline import Pipeline
-from edge.scanner_api import pending_scans_from
+from edge.scanner_api import NO_CATALOGUE_WARNING, pending_scans_from
 from firmware_bridge.records import Scan, ScanOperation
 from firmware_bridge.wire import record_from_wire, record_to_wire
 from tests.edge.edge_factories import measurement
@@ -87,6 +87,13 @@ async def test_scan_is_parsed_and_durable_before_the_answer(api: Api) -> None:
                 {"ai": "17", "title": "USE BY", "data": "201225", "value": "2020-12-25"},
                 {"ai": "10", "title": "BATCH/LOT", "data": "ABC123", "value": "ABC123"},
             ],
+            "location": "DOCK-1",
+            # No catalogue source: accepted unchecked, with the warning.
+            "product": None,
+            "pallet": None,
+            "location_zone": None,
+            "catalogue_checked": False,
+            "warning": NO_CATALOGUE_WARNING,
             "pending_sync": True,
         },
     )

@@ -11,6 +11,7 @@ from firmware_bridge.records import (
     Alarm,
     FixQuality,
     Measurement,
+    MeasurementQuality,
     Position,
     Quantity,
     Scan,
@@ -27,6 +28,9 @@ EXAMPLES = [
     Position("van-01", T0, 31.2304, 121.4737, 8.5, 92.25, FixQuality.DGPS, 11, 0.8, 14.2),
     Position("van-02", T0, -33.8688, -151.2093),
     Measurement("probe-7", T0, Quantity.TEMPERATURE, -18.25, Unit.CELSIUS),
+    Measurement(
+        "probe-7", T0, Quantity.TEMPERATURE, 99.5, Unit.CELSIUS, MeasurementQuality.OUT_OF_RANGE
+    ),
     TagRead(
         "dock-1", 2, "3074257bf7194e4000001a85", T0, -61.5, "urn:epc:id:sgtin:0614141.812345.6789"
     ),
@@ -95,7 +99,7 @@ def test_bad_fields_are_named(change: dict[str, object], message: str) -> None:
 
 
 def test_scan_quantity_is_an_integer_not_a_measured_quantity() -> None:
-    wire = record_to_wire(EXAMPLES[4]) | {"quantity": "temperature"}
+    wire = record_to_wire(EXAMPLES[5]) | {"quantity": "temperature"}
     with pytest.raises(RecordFormatError, match="quantity: expected an integer"):
         record_from_wire(wire)
 
@@ -124,3 +128,20 @@ def test_random_objects_raise_only_record_format_error(data: dict[str, object]) 
     for candidate in (data, data | {"kind": "position"}, data | {"kind": "scan"}):
         with contextlib.suppress(RecordFormatError):
             record_from_wire(candidate)
+
+
+def test_quality_is_left_out_while_good_and_read_back_as_good() -> None:
+    good, flagged = EXAMPLES[2], EXAMPLES[3]
+    assert record_to_wire(good) == {
+        "device_id": "probe-7",
+        "time": "2026-11-25T08:30:15.250000Z",
+        "quantity": "temperature",
+        "value": -18.25,
+        "unit": "Cel",
+        "kind": "measurement",
+    }
+    assert record_to_wire(flagged)["quality"] == "out_of_range"
+    assert record_from_wire(record_to_wire(good) | {"quality": "good"}) == good
+    with pytest.raises(RecordFormatError) as caught:
+        record_from_wire(record_to_wire(good) | {"quality": "bad"})
+    assert str(caught.value) == "quality: 'bad' is not a valid MeasurementQuality"

@@ -30,6 +30,8 @@ BUFFER_KEYS = {
     "next_seq",
     "last_acked_seq",
     "pending_commit",
+    "dedupe_keys",
+    "replayed",
 }
 UPLINK_KEYS = {
     "state",
