@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.api_error import ApiError
 from cloud.db import Database
+from cloud.pii import PiiCipher
 from cloud.security import Principal, Role
 from cloud.services.auth import authenticate
 from cloud.settings import Settings
@@ -47,7 +48,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# "function" scope: the transaction commits before the answer is sent, so a 2xx means stored
+# (the default "request" scope would commit after the response has gone out).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
 
 
@@ -111,3 +114,18 @@ class RoleDocumentedRoute(APIRoute):
 AdminOrOperator = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OPERATOR))]
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 GatewayOnly = Annotated[Principal, Depends(require_roles(Role.GATEWAY))]
+AnyUser = Annotated[
+    Principal, Depends(require_roles(Role.ADMIN, Role.OPERATOR, Role.WAREHOUSE, Role.CHANNEL))
+]
+
+
+def get_pii_cipher(request: Request) -> PiiCipher:
+    cipher: PiiCipher = request.app.state.pii
+    return cipher
+
+
+PiiDep = Annotated[PiiCipher, Depends(get_pii_cipher)]
+# Stock at nodes: warehouse users only at their nodes (checked by the stock services).
+StockStaff = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.OPERATOR, Role.WAREHOUSE))]
+AdminOrWarehouse = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.WAREHOUSE))]
+RiderOnly = Annotated[Principal, Depends(require_roles(Role.RIDER))]
