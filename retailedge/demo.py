@@ -1,19 +1,21 @@
 """``retailedge demo``: the cloud, a van gateway fed by a simulated GPS receiver on a
 pseudo-terminal, and a warehouse gateway, all on embedded defaults, with live counts and a
-lost-record summary."""
+lost-record summary; and the business chain on top: the example network imported, goods
+received by a handheld at the warehouse gateway, channel orders allocated from that stock."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,16 @@ from typing import Any
 import click
 import httpx
 
+from retailedge.demo_business import (
+    Channel,
+    DemoFlowError,
+    OrderFlow,
+    default_catalogue_dir,
+    provision,
+    setup_network,
+)
 from retailedge.demo_config import write_gateway_config
+from retailedge.demo_report import BusinessReport
 from retailedge.processes import (
     Child,
     DemoProcessError,
@@ -38,6 +49,9 @@ from simulators.run_gps import run_gps_van
 
 RECORD_KINDS = ("position", "measurement", "tag_read", "scan", "alarm", "tag_event")
 GATEWAY_STOP_TIMEOUT_S = 60.0
+VAN_ID = "van-01"
+WAREHOUSE_ID = "wh-01"
+ORDER_SEED = 0
 
 
 @dataclass
@@ -45,11 +59,17 @@ class DemoSummary:
     produced: dict[str, int]
     acknowledged: dict[str, int]
     stored: dict[str, int]
+    business: BusinessReport
     urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def lost(self) -> int:
         return sum(count - self.stored.get(kind, 0) for kind, count in self.produced.items())
+
+    def problems(self) -> list[str]:
+        """Why the run failed (lost records, an inconsistent business chain); empty if none."""
+        found = [f"{self.lost} record(s) lost"] if self.lost else []
+        return found + self.business.problems()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +77,7 @@ class DemoSummary:
             "acknowledged": self.acknowledged,
             "stored": self.stored,
             "lost": self.lost,
+            **self.business.as_json(),
         }
 
 
@@ -68,6 +89,7 @@ class DemoSettings:
     duration_s: float | None
     city: str
     quiet: bool
+    orders: int = 12
 
 
 def _say(settings: DemoSettings, message: str) -> None:
@@ -75,9 +97,14 @@ def _say(settings: DemoSettings, message: str) -> None:
         click.echo(message, err=True)
 
 
-def _read_status(data_dir: Path) -> dict[str, Any]:
+def _read_status(data_dir: Path, since: float = 0.0) -> dict[str, Any]:
+    """The gateway's status.json, or {} when there is none written since ``since`` (a reused
+    data folder holds the previous run's)."""
+    path = data_dir / "status.json"
     try:
-        loaded = json.loads((data_dir / "status.json").read_text())
+        if path.stat().st_mtime < since:
+            return {}
+        loaded = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
@@ -89,6 +116,28 @@ def _sum_counts(statuses: Sequence[Mapping[str, Any]], key: str) -> dict[str, in
         for kind, count in (status.get(key) or {}).items():
             total[kind] += int(count)
     return dict(total)
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """``values`` in this process's environment while a child process is started."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class CloudHandle:
+    url: str
+    admin: httpx.AsyncClient
+    operator: httpx.AsyncClient
 
 
 async def _cloud_stored(client: httpx.AsyncClient) -> dict[str, int]:
@@ -104,65 +153,87 @@ class Demo:
         self.children: list[Child] = []
         self.gateway_dirs: list[Path] = []
         self.fixes_emitted = 0
+        self.started_at = time.time()
+        self.business = BusinessReport(node_id="")
+
+    @property
+    def cloud_dir(self) -> Path:
+        return self.settings.data_dir / "cloud"
 
     @contextlib.asynccontextmanager
-    async def cloud(self) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    async def cloud(self) -> AsyncIterator[CloudHandle]:
         settings = self.settings
-        cloud_dir = settings.data_dir / "cloud"
-        base = ["--data-dir", str(cloud_dir)]
+        cloud_dir = self.cloud_dir
         _say(settings, f"[demo] preparing the cloud database in {cloud_dir}")
-        run_checked(retailedge_command("cloud", "migrate", *base))
-        operator = _provision(
+        # create-user migrates the database first; ``cloud serve`` would too.
+        admin = _provision(
             retailedge_command(
                 "cloud",
                 "create-user",
                 "--name",
-                "demo-operator",
+                "demo-admin",
                 "--role",
-                "operator",
-                "--json",
-                *base,
-            ),
-            cloud_dir,
-            "operator.json",
-        )
-        url = f"http://127.0.0.1:{settings.port}"
-        child = start_child(
-            "cloud",
-            retailedge_command("cloud", "serve", "--port", str(settings.port), *base),
-            settings.data_dir / "logs" / "cloud.log",
-        )
-        self.children.append(child)
-        await wait_for_http(f"{url}/healthz", child)
-        headers = {"Authorization": f"Bearer {operator['api_key']}"}
-        _say(
-            settings,
-            f"[demo] cloud on {url}  (API docs {url}/docs, operator key in "
-            f"{cloud_dir / 'operator.json'})",
-        )
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as client:
-            try:
-                yield url, client
-            finally:
-                await child.stop(timeout_s=15.0)
-
-    def start_gateway(
-        self, template: str, gateway_id: str, cloud_url: str, serial_port: Path | None
-    ) -> Child:
-        settings = self.settings
-        cloud_dir = settings.data_dir / "cloud"
-        creds = _provision(
-            retailedge_command(
-                "cloud",
-                "create-gateway",
-                "--id",
-                gateway_id,
+                "admin",
                 "--json",
                 "--data-dir",
                 str(cloud_dir),
             ),
             cloud_dir,
-            f"gateway-{gateway_id}.json",
+            "admin.json",
+        )
+        url = f"http://127.0.0.1:{settings.port}"
+        # The example channels' webhook URLs are placeholders: the demo queues status
+        # webhooks (GET /api/v1/webhooks) but sends none.
+        with _environment(RETAILEDGE_WEBHOOK_SENDER="false"):
+            child = start_child(
+                "cloud",
+                retailedge_command(
+                    "cloud", "serve", "--port", str(settings.port), "--data-dir", str(cloud_dir)
+                ),
+                settings.data_dir / "logs" / "cloud.log",
+            )
+        self.children.append(child)
+        await wait_for_http(f"{url}/healthz", child, timeout_s=60.0)
+        try:
+            async with (
+                _client(url, admin["api_key"]) as admin_client,
+                _client(url, None) as operator_client,
+            ):
+                operator = await provision(
+                    admin_client,
+                    cloud_dir / "operator.json",
+                    "/api/v1/users",
+                    {"name": "demo-operator", "role": "operator"},
+                    verify="/api/v1/stats",
+                )
+                operator_client.headers["Authorization"] = f"Bearer {operator['api_key']}"
+                _say(
+                    settings,
+                    f"[demo] cloud on {url}  (API docs {url}/docs, operator key in "
+                    f"{cloud_dir / 'operator.json'}, admin key in {cloud_dir / 'admin.json'})",
+                )
+                yield CloudHandle(url, admin_client, operator_client)
+        finally:
+            # Gateways still running after a failure are stopped before the cloud.
+            for other in reversed(self.children):
+                if other is not child:
+                    await other.stop(GATEWAY_STOP_TIMEOUT_S)
+            await child.stop(timeout_s=15.0)
+
+    async def start_gateway(
+        self,
+        admin: httpx.AsyncClient,
+        template: str,
+        gateway_id: str,
+        cloud_url: str,
+        serial_port: Path | None,
+    ) -> Child:
+        settings = self.settings
+        creds = await provision(
+            admin,
+            self.cloud_dir / f"gateway-{gateway_id}.json",
+            "/api/v1/gateways",
+            {"id": gateway_id},
         )
         gateway_dir = settings.data_dir / "gateways" / gateway_id
         config_path = write_gateway_config(
@@ -185,60 +256,96 @@ class Demo:
         return child
 
     def statuses(self) -> list[dict[str, Any]]:
-        return [_read_status(path) for path in self.gateway_dirs]
+        return [_read_status(path, self.started_at) for path in self.gateway_dirs]
 
     async def run(self) -> DemoSummary:
         settings = self.settings
-        async with self.cloud() as (url, client):
-            baseline = await _cloud_stored(client)
+        async with self.cloud() as cloud:
+            baseline = await _cloud_stored(cloud.operator)
+            channels = await setup_network(
+                cloud.admin,
+                cloud_dir=self.cloud_dir,
+                catalogue_dir=default_catalogue_dir(),
+                gateway_id=WAREHOUSE_ID,
+                say=lambda message: _say(settings, message),
+            )
             route = route_by_name(settings.city)
-            port = PtyPort.open(settings.data_dir / "van-01-gps.tty")
+            port = PtyPort.open(settings.data_dir / f"{VAN_ID}-gps.tty")
             simulator = GpsVanSimulator(
-                route=route, rate_hz=settings.gps_rate_hz, vehicle_id="van-01"
+                route=route, rate_hz=settings.gps_rate_hz, vehicle_id=VAN_ID
             )
             _say(
                 settings,
-                f"[demo] simulated GPS receiver of van-01 on {port.slave_path} "
+                f"[demo] simulated GPS receiver of {VAN_ID} on {port.slave_path} "
                 f"({settings.gps_rate_hz:g} Hz, route {settings.city})",
             )
             gateways = [
-                self.start_gateway("van-gateway.toml", "van-01", url, port.link_path),
-                self.start_gateway("warehouse-gateway.toml", "wh-01", url, None),
+                await self.start_gateway(
+                    cloud.admin, "van-gateway.toml", VAN_ID, cloud.url, port.link_path
+                ),
+                await self.start_gateway(
+                    cloud.admin, "warehouse-gateway.toml", WAREHOUSE_ID, cloud.url, None
+                ),
             ]
-            emit_log = settings.data_dir / "van-01-emitted.jsonl"
+            emit_log = settings.data_dir / f"{VAN_ID}-emitted.jsonl"
             gps_task = asyncio.create_task(run_gps_van(simulator, port, None, emit_log=emit_log))
+            flow = self._order_flow(cloud, channels)
+            self.business = flow.report
+            flow_task = asyncio.create_task(flow.run())
             try:
-                await self._watch(client, baseline, gateways, gps_task, simulator)
+                await self._watch(cloud.operator, baseline, gps_task, flow_task, simulator)
             finally:
-                gps_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await gps_task
+                for task in (flow_task, gps_task):
+                    task.cancel()
+                    # A task's own failure was raised by _watch already; here it must not
+                    # keep the gateways from being stopped.
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
                 self.fixes_emitted = simulator.stats.fixes_emitted
                 await port.drain()
                 await self._drain_gateways(gateways)
                 port.close()
-            stored_now = await _cloud_stored(client)
+            stored_now = await _cloud_stored(cloud.operator)
             statuses = self.statuses()
+            produced = {"position": self.fixes_emitted}
+            if self.business.scans_accepted:
+                produced["scan"] = self.business.scans_accepted
             return DemoSummary(
-                produced={"position": self.fixes_emitted},
+                produced=produced,
                 acknowledged=_sum_counts(statuses, "acknowledged"),
                 stored={kind: stored_now[kind] - baseline.get(kind, 0) for kind in RECORD_KINDS},
-                urls={"cloud": url},
+                business=self.business,
+                urls={"cloud": cloud.url},
             )
+
+    def _order_flow(self, cloud: CloudHandle, channels: list[Channel]) -> OrderFlow:
+        warehouse_dir = self.gateway_dirs[-1]
+        return OrderFlow(
+            operator=cloud.operator,
+            channels=channels,
+            gateway_dir=warehouse_dir,
+            gateway_status=lambda: _read_status(warehouse_dir, self.started_at),
+            orders=self.settings.orders,
+            seed=ORDER_SEED,
+            say=lambda message: _say(self.settings, message),
+        )
 
     async def _watch(
         self,
         client: httpx.AsyncClient,
         baseline: Mapping[str, int],
-        gateways: list[Child],
         gps_task: asyncio.Task[Any],
+        flow_task: asyncio.Task[BusinessReport],
         simulator: GpsVanSimulator,
     ) -> None:
+        """Live counts once a second until Ctrl-C, or until ``--duration`` is up and the order
+        flow has finished."""
         started = time.monotonic()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        reported = waiting = False
         try:
             while not stop.is_set():
                 for child in [*self.children]:
@@ -246,9 +353,26 @@ class Demo:
                 if gps_task.done():
                     gps_task.result()
                     raise DemoProcessError("the GPS simulator stopped unexpectedly")
+                if flow_task.done() and not reported:
+                    reported = True
+                    report = flow_task.result()
+                    _say(
+                        self.settings,
+                        f"[demo] order flow done: {report.orders_allocated} of "
+                        f"{report.orders_placed} orders allocated, oversold {report.oversold} "
+                        "(summary at the end; the van keeps driving until "
+                        + ("--duration is up)" if self.settings.duration_s else "Ctrl-C)"),
+                    )
                 elapsed = time.monotonic() - started
-                if self.settings.duration_s is not None and elapsed >= self.settings.duration_s:
-                    break
+                duration = self.settings.duration_s
+                if duration is not None and elapsed >= duration:
+                    if reported:
+                        break
+                    if not waiting:
+                        waiting = True
+                        _say(
+                            self.settings, "[demo] duration reached; the order flow finishes first"
+                        )
                 await self._print_live(client, baseline, simulator, elapsed)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
@@ -275,7 +399,8 @@ class Demo:
             self.settings,
             f"[demo] {elapsed:5.0f}s  gps fixes emitted {simulator.stats.fixes_emitted:6d}  "
             f"acknowledged {sum(acked.values()):6d}  buffered {buffered:5d}  "
-            f"stored positions {stored['position'] - baseline.get('position', 0):6d}",
+            f"stored positions {stored['position'] - baseline.get('position', 0):6d}  "
+            f"scans {stored['scan'] - baseline.get('scan', 0):3d}",
         )
 
     async def _drain_gateways(self, gateways: list[Child]) -> None:
@@ -296,6 +421,11 @@ class Demo:
             if produced >= emitted:
                 return
             await asyncio.sleep(0.1)
+
+
+def _client(url: str, key: str | None) -> httpx.AsyncClient:
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    return httpx.AsyncClient(base_url=url, headers=headers, timeout=30.0)
 
 
 def _provision(argv: list[str], cloud_dir: Path, file_name: str) -> dict[str, Any]:
@@ -322,7 +452,8 @@ def _provision(argv: list[str], cloud_dir: Path, file_name: str) -> dict[str, An
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON object (produced, acknowledged, stored, lost) at the end.",
+    help="Print one JSON object at the end: records produced, acknowledged, stored and lost, "
+    "scans, stock received, orders placed/allocated/failed, oversold, one allocation's why.",
 )
 @click.option(
     "--data-dir",
@@ -351,6 +482,13 @@ def _provision(argv: list[str], cloud_dir: Path, file_name: str) -> dict[str, An
     show_default=True,
     help="Route the simulated van drives.",
 )
+@click.option(
+    "--orders",
+    type=click.IntRange(0, 1000),
+    default=12,
+    show_default=True,
+    help="Channel orders placed once the received stock is visible in the cloud.",
+)
 def demo_command(
     duration: float | None,
     as_json: bool,
@@ -358,8 +496,10 @@ def demo_command(
     port: int,
     gps_rate: float,
     city: str,
+    orders: int,
 ) -> None:
-    """Run the cloud, a van gateway with a simulated GPS and a warehouse gateway on this machine."""
+    """Run the cloud, a van gateway with a simulated GPS and a warehouse gateway on this
+    machine; receive goods at the warehouse gateway and allocate channel orders from them."""
     temporary = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="retailedge-demo-")) if data_dir is None else data_dir
     root.mkdir(parents=True, exist_ok=True)
@@ -370,22 +510,33 @@ def demo_command(
         duration_s=duration,
         city=city,
         quiet=False,
+        orders=orders,
     )
     _say(settings, f"[demo] data folder {settings.data_dir}")
     try:
         summary = asyncio.run(Demo(settings).run())
-    except DemoProcessError as exc:
+    except (DemoProcessError, DemoFlowError, httpx.HTTPError) as exc:
+        where = (
+            f"{exc.request.method} {exc.request.url}: "
+            if isinstance(exc, httpx.RequestError)
+            else ""
+        )
         raise click.ClickException(
-            f"{exc}\nLogs are kept in {settings.data_dir / 'logs'}."
+            f"{where}{exc}\nLogs are kept in {settings.data_dir / 'logs'}."
         ) from exc
-    if temporary:
+    problems = summary.problems()
+    if temporary and not problems:
         shutil.rmtree(root, ignore_errors=True)
     _say(
         settings,
         f"[demo] produced {summary.produced}  acknowledged {summary.acknowledged}  "
         f"stored {summary.stored}  lost {summary.lost}",
     )
+    for line in summary.business.text_lines():
+        _say(settings, f"[demo] {line}")
+    for problem in problems:
+        _say(settings, f"[demo] FAILED: {problem} (data kept in {settings.data_dir})")
     if as_json:
-        click.echo(json.dumps(summary.as_json(), sort_keys=True))
-    if summary.lost != 0:
+        click.echo(json.dumps(summary.as_json(), sort_keys=True, ensure_ascii=False))
+    if problems:
         sys.exit(1)

@@ -400,7 +400,9 @@ def upgrade() -> None:
         sa.Column("direction", sa.String(length=8), nullable=False),
         sa.Column("source_ref", sa.String(length=200), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["node_id"], ["nodes.id"], name=op.f("fk_epc_states_node_id_nodes")),
+        sa.ForeignKeyConstraint(
+            ["node_id"], ["nodes.id"], name=op.f("fk_epc_states_node_id_nodes")
+        ),
         sa.PrimaryKeyConstraint("epc_hex", name=op.f("pk_epc_states")),
     )
     op.create_table(
