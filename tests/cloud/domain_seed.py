@@ -209,13 +209,13 @@ CHANNELS: list[dict[str, Any]] = [
     {
         "id": "app",
         "kind": "app",
-        "webhook_url": "https://app.example.cn/hooks/order-status",
+        "webhook_url": "https://app.example/hooks/order-status",
         "webhook_secret": "app-webhook-secret-0001",
     },
     {
         "id": "meituan",
         "kind": "delivery_platform",
-        "webhook_url": "https://meituan.example.cn/hooks/order-status",
+        "webhook_url": "https://meituan.example/hooks/order-status",
         "webhook_secret": "meituan-webhook-secret-0001",
     },
     {"id": "tmall", "kind": "marketplace", "webhook_url": None, "webhook_secret": None},
