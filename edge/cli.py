@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from edge.config import ConfigError, load_config
+from edge.data_dir_lock import DataDirInUseError
 from edge.gateway import Gateway
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -35,4 +36,7 @@ def run_command(config_path: Path, log_level: str) -> None:
         config = load_config(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    asyncio.run(Gateway(config).run())
+    try:
+        asyncio.run(Gateway(config).run())
+    except DataDirInUseError as exc:
+        raise click.ClickException(str(exc)) from None

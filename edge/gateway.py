@@ -17,6 +17,7 @@ from edge.coldchain_runner import PREFIX as COLDCHAIN_STATE
 from edge.coldchain_runner import ColdChainRunner, Put, rules_from_config
 from edge.config import GatewayConfig
 from edge.connectors.factory import Connector, build_connector
+from edge.data_dir_lock import data_dir_lock
 from edge.downlink import Downlink
 from edge.health import health_snapshot, write_status
 from edge.local_api import create_app, serve
@@ -72,6 +73,11 @@ class Gateway:
     async def _run(self, stop: asyncio.Event) -> None:
         cfg = self.config
         cfg.gateway.data_dir.mkdir(parents=True, exist_ok=True)
+        with data_dir_lock(cfg.gateway.data_dir):
+            await self._run_locked(stop)
+
+    async def _run_locked(self, stop: asyncio.Event) -> None:
+        cfg = self.config
         buffer_path = cfg.gateway.data_dir / BUFFER_FILE
         timeout = httpx.Timeout(cfg.uplink.request_timeout_s)
         async with (
