@@ -5,14 +5,44 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from cloud.console import routes as console_routes
 from cloud.db import Database
 from cloud.errors import install_error_handlers
-from cloud.routes import admin, health, ingest, ingest_log, vehicles
+from cloud.pii import pii_cipher
+from cloud.projector import StockProjector
+from cloud.routes import (
+    admin,
+    audit,
+    catalog,
+    catalog_import,
+    catalog_members,
+    gateway_config,
+    health,
+    holds,
+    ingest,
+    ingest_log,
+    pos,
+    stock,
+    vehicles,
+)
+from cloud.routes import atp as atp_routes
+from cloud.routes import dispatch as dispatch_routes
+from cloud.routes import fleet as fleet_routes
+from cloud.routes import order_lifecycle as order_lifecycle_routes
+from cloud.routes import orders as order_routes
+from cloud.routes import rider as rider_routes
+from cloud.routes import service_rules as service_rules_routes
+from cloud.routes import tracking as tracking_routes
+from cloud.routes import webhooks as webhook_routes
+from cloud.services.dispatch_loop import DispatchLoop
+from cloud.services.placement_queue import PlacementQueue
 from cloud.settings import Settings
 from cloud.telemetry import make_telemetry_store
+from cloud.webhooks import sender_for
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -24,10 +54,16 @@ def create_app(settings: Settings) -> FastAPI:
     settings.ensure_data_dir()
     database = Database(settings.resolved_database_url)
     telemetry = make_telemetry_store(settings, database.sessions)
+    projector = StockProjector(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await telemetry.start()
+        sender = sender_for(settings, database) if settings.webhook_sender else None
+        if sender is not None:
+            sender.start()
+        await projector.start()
+        await dispatch.start()
         # Start-up objects (modules, models, the app) never die: keep them out of every
         # collection, so the collections that 5,000-record batches trigger stay short.
         gc.collect()
@@ -35,6 +71,11 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if sender is not None:
+                await sender.stop()
+            await projector.stop()
+            await dispatch.stop()
+            await placements.close()
             await telemetry.stop()
             await database.dispose()
 
@@ -48,13 +89,42 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.telemetry = telemetry
+    placements = app.state.placement_queue = PlacementQueue(database)
+    app.state.projector = projector
+    dispatch = app.state.dispatch = DispatchLoop(database, settings, clock=lambda: _now_of(app))
+    app.state.pii = pii_cipher(settings)
     install_error_handlers(app)
+    catalog_import.install_catalog_errors(app)
     for router in (
         health.router,
         ingest.router,
         vehicles.router,
         admin.router,
         ingest_log.router,
+        catalog.router,
+        catalog_members.router,
+        catalog_import.router,
+        audit.router,
+        order_routes.router,
+        order_lifecycle_routes.router,
+        webhook_routes.router,
+        atp_routes.router,
+        service_rules_routes.router,
+        gateway_config.router,
+        stock.router,
+        pos.router,
+        holds.router,
+        fleet_routes.router,
+        rider_routes.router,
+        dispatch_routes.router,
+        tracking_routes.router,
+        console_routes.router,
     ):
         app.include_router(router)
     return app
+
+
+def _now_of(app: FastAPI) -> datetime:
+    """The app's clock (``app.state.clock`` where a test fixes the time), else UTC now."""
+    clock = getattr(app.state, "clock", None)
+    return clock() if clock is not None else datetime.now(UTC)

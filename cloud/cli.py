@@ -144,7 +144,9 @@ def create_gateway_command(
 @cloud_group.command("create-user")
 @click.option("--name", required=True)
 @click.option(
-    "--role", required=True, type=click.Choice(["admin", "operator", "warehouse", "channel"])
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "operator", "warehouse", "channel", "rider"]),
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"name", "role", "api_key"} as JSON.')
 @_database_options
@@ -161,3 +163,68 @@ def create_user_command(
         settings, lambda: _in_transaction(settings, create_user, name=body.name, role=body.role)
     )
     click.echo(json.dumps(created.model_dump()) if as_json else created.api_key)
+
+
+@cloud_group.command("import-catalogue")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["nodes", "zones", "locations", "skus", "manifests", "members", "channels"]),
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@_database_options
+def import_catalogue_command(
+    kind: str, file: Path, as_json: bool, database_url: str | None, data_dir: Path | None
+) -> None:
+    """Load catalogue records from CSV, JSON or JSON Lines, all or nothing; progress on stderr."""
+    from cloud.catalog_cli import MAX_PRINTED_PROBLEMS, run_import
+    from cloud.catalog_files import FileRejected
+    from cloud.pii import PiiKeyError
+    from cloud.services.catalog_rows import CatalogRejected
+
+    settings = load_settings(database_url, data_dir)
+    try:
+        data = file.read_bytes()
+        result = _run(settings, lambda: run_import(settings, kind, file, data))
+    except PiiKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    except (CatalogRejected, FileRejected) as exc:
+        for problem in exc.problems[:MAX_PRINTED_PROBLEMS]:
+            click.echo(f"{file}: {problem.describe()}", err=True)
+        raise click.ClickException(
+            f"nothing imported: {len(exc.problems)} problem(s) in {file}"
+        ) from None
+    if as_json:
+        click.echo(json.dumps(result.model_dump()))
+    else:
+        click.echo(
+            f"{result.kind}: {result.total} rows, {result.created} created, "
+            f"{result.updated} updated, {result.unchanged} unchanged"
+        )
+
+
+@cloud_group.command("rotate-pii-key")
+@_database_options
+def rotate_pii_key_command(database_url: str | None, data_dir: Path | None) -> None:
+    """Re-encrypt all personal data with the newest key of RETAILEDGE_PII_KEYS."""
+    from cloud.catalog_cli import run_rotation
+    from cloud.pii import PiiDecryptError, PiiKeyError
+
+    settings = load_settings(database_url, data_dir)
+    try:
+        counts = _run(settings, lambda: run_rotation(settings))
+    except (PiiKeyError, PiiDecryptError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(", ".join(f"{table}: {count} rows" for table, count in counts.items()))
+
+
+def _add_console_commands() -> None:
+    from cloud.console.cli import set_password_command
+
+    cloud_group.add_command(
+        set_password_command(_database_options, load_settings, _run, _in_transaction)
+    )
+
+
+_add_console_commands()

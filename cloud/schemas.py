@@ -64,7 +64,7 @@ class GatewayPublic(BaseModel):
     health: dict[str, Any] | None
 
 
-UserRoleName = Literal["admin", "operator", "warehouse", "channel"]
+UserRoleName = Literal["admin", "operator", "warehouse", "channel", "rider"]
 
 
 class UserCreate(BaseModel):

@@ -19,10 +19,12 @@ class Role(StrEnum):
     # A sales channel's integration: submits and reads only its own orders (name = channel id).
     CHANNEL = "channel"
     GATEWAY = "gateway"
+    # A courier's rider app: sees and confirms only its own tasks (name = courier id).
+    RIDER = "rider"
 
 
 USER_ROLES: Final[frozenset[Role]] = frozenset(
-    {Role.ADMIN, Role.OPERATOR, Role.WAREHOUSE, Role.CHANNEL}
+    {Role.ADMIN, Role.OPERATOR, Role.WAREHOUSE, Role.CHANNEL, Role.RIDER}
 )
 
 

@@ -34,10 +34,58 @@ class Settings(BaseSettings):
     influx_token: SecretStr | None = None
     influx_org: str = "retailedge"
     influx_bucket: str = "telemetry"
+    pii_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys for members' personal data, newest first; "
+        "unset: a key generated once in <data_dir>/pii.key (back it up).",
+    )
+    allocation_split: Literal["allow", "never"] = Field(
+        default="allow",
+        description="When no single node can ship a whole basket in time: split it over "
+        "several nodes (allow), or only ever ship from one node, more slowly (never).",
+    )
+    delivery_speed_kmh: float = Field(
+        default=20.0, gt=0, description="Courier speed for ETAs (straight-line km per hour)."
+    )
+    handling_minutes: float = Field(
+        default=15.0, ge=0, description="Pick and pack time added to every ETA."
+    )
+    webhook_max_attempts: int = Field(
+        default=12,
+        ge=1,
+        le=100,
+        description="Order status webhook: attempts before a delivery is marked failed "
+        "(backoff doubles from 1 s up to 10 min, jittered).",
+    )
+    webhook_sender: bool = Field(
+        default=True,
+        description="Run the order status webhook sender in this API process.",
+    )
     influx_max_pending_records: int = Field(
         default=2_000_000,
         gt=0,
         description="Outbox backlog at which ingest answers 503 so gateways keep buffering.",
+    )
+
+    dispatch_interval_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="Seconds between re-plans of the live dispatch loop (new orders are noticed "
+        "within 2 s); 0 disables the loop in this process.",
+    )
+    dispatch_budget_s: float = Field(
+        default=1.0, gt=0, le=30, description="Hard time budget of one re-plan (seconds)."
+    )
+    dispatch_max_late_min: float = Field(
+        default=30.0,
+        ge=0,
+        description="How late after its promise an own courier may still deliver; beyond it a "
+        "task goes to the carrier (when one is configured).",
+    )
+    dispatch_carrier: Literal["none", "simulated"] = Field(
+        default="none",
+        description="Third-party carrier for tasks no own courier can make in time: none (they "
+        "are planned late), or the in-process simulated carrier (tests and the demo).",
     )
 
     @model_validator(mode="after")

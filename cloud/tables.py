@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from cloud import catalog_models, order_models, stock_models
+from cloud import (
+    catalog_models,
+    console_models,
+    fleet_models,
+    gateway_config_models,
+    order_models,
+    stock_models,
+)
 from cloud.models import Base
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "metadata", "order_models", "stock_models"]
+__all__ = [
+    "catalog_models",
+    "console_models",
+    "fleet_models",
+    "gateway_config_models",
+    "metadata",
+    "order_models",
+    "stock_models",
+]

@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.api_error import ApiError
+from cloud.catalog_models import Channel
+from cloud.fleet_models import Courier
 from cloud.models import ApiKey
 from cloud.schemas import UserCreated, UserRoleName
 from cloud.security import hash_token, new_user_key
@@ -20,6 +22,20 @@ async def create_user(
     """A new user with a fresh API key; ApiError 409 if the name is taken. Flushes, no commit."""
     if await session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
         raise _exists(name)
+    if role == "channel" and await session.get(Channel, name) is None:
+        raise ApiError(
+            422,
+            "unknown_channel",
+            f"name: a channel user's name is its channel id and there is no channel {name!r}; "
+            "create the channel first (POST /api/v1/channels or import-catalogue --kind channels)",
+        )
+    if role == "rider" and await session.get(Courier, name) is None:
+        raise ApiError(
+            422,
+            "unknown_courier",
+            f"name: a rider user's name is its courier id and there is no courier {name!r}; "
+            "register the courier first (POST /api/v1/couriers)",
+        )
     key = new_user_key()
     session.add(ApiKey(name=name, role=role, key_hash=hash_token(key), created_at=now))
     try:

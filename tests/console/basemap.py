@@ -1,0 +1,54 @@
+"""Build the console's offline base map from the simulator's real street loops.
+
+Run ``python -m tests.console.basemap`` after changing simulators/routes.py; the output is
+committed (cloud/ must not import simulators/) and a test checks it is up to date.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from simulators.routes import ROUTES
+
+OUTPUT = Path(__file__).resolve().parents[2] / "cloud" / "console" / "static" / "basemap.geojson"
+
+
+def basemap() -> dict[str, Any]:
+    """A GeoJSON FeatureCollection: each loop as a street line plus a label at its warehouse."""
+    features: list[dict[str, Any]] = []
+    for route in sorted(ROUTES.values(), key=lambda r: r.name):
+        loop = [*route.points, route.points[0]]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"kind": "street", "name": route.name, "city": route.city},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[lon, lat] for lat, lon in loop],
+                },
+            }
+        )
+        lat, lon = route.points[0]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"kind": "place", "name": route.city},
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def render() -> str:
+    return json.dumps(basemap(), separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def main() -> None:
+    OUTPUT.write_text(render(), encoding="utf-8")
+    print(f"wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()
