@@ -46,9 +46,16 @@ class Progress:
         self.last_print = now
         elapsed = max(now - self.started, 1e-9)
         click.echo(
-            f"{self.label}: {phase} {done:,}/{total:,} rows ({done / elapsed:,.0f} rows/s)",
+            f"{self.label}: {phase} {text_bar(done, total)} {done:,}/{total:,} rows "
+            f"({done / elapsed:,.0f} rows/s)",
             err=True,
         )
+
+
+def text_bar(done: int, total: int, width: int = 20) -> str:
+    """``[########------------]``: a progress bar that also reads well in a log file."""
+    filled = width if total <= 0 else min(width, done * width // total)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 async def run_import(settings: Settings, kind: str, path: Path, data: bytes) -> ImportResult:

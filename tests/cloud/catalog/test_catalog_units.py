@@ -201,10 +201,10 @@ def test_progress_rates_per_phase_at_most_once_a_second(
     progress("written", 900, 1000)  # t=4.5
     progress("written", 1000, 1000)  # t=6: the last one always prints
     assert capsys.readouterr().err.splitlines() == [
-        "skus from skus.csv: validated 1,000/1,000 rows (500 rows/s)",
-        "skus from skus.csv: written 500/1,000 rows (1,000 rows/s)",
-        "skus from skus.csv: written 900/1,000 rows (360 rows/s)",
-        "skus from skus.csv: written 1,000/1,000 rows (250 rows/s)",
+        "skus from skus.csv: validated [####################] 1,000/1,000 rows (500 rows/s)",
+        "skus from skus.csv: written [##########----------] 500/1,000 rows (1,000 rows/s)",
+        "skus from skus.csv: written [##################--] 900/1,000 rows (360 rows/s)",
+        "skus from skus.csv: written [####################] 1,000/1,000 rows (250 rows/s)",
     ]
 
 
