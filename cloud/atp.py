@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -191,11 +192,20 @@ def promise_deadline(promise: PromiseClass, node: NodeInfo, now: datetime) -> da
     """
     if promise is PromiseClass.INSTANT:
         return now + timedelta(minutes=INSTANT_MAX_MIN)
-    zone = ZoneInfo(node.timezone)
+    same_day, next_day = _day_cutoffs(node.timezone, now)
+    return next_day if promise is PromiseClass.NEXT_DAY else same_day
+
+
+@lru_cache(maxsize=256)
+def _day_cutoffs(timezone: str, now: datetime) -> tuple[datetime, datetime]:
+    """Today's and tomorrow's cutoff (UTC) in ``timezone`` for ``now``: computed once per
+    order for all nodes in the same zone, not once per node and promise class."""
+    zone = ZoneInfo(timezone)
     day = now.astimezone(zone).date()
-    if promise is PromiseClass.NEXT_DAY:
-        day += timedelta(days=1)
-    return datetime.combine(day, DAY_CUTOFF, tzinfo=zone).astimezone(UTC)
+    return (
+        datetime.combine(day, DAY_CUTOFF, tzinfo=zone).astimezone(UTC),
+        datetime.combine(day + timedelta(days=1), DAY_CUTOFF, tzinfo=zone).astimezone(UTC),
+    )
 
 
 def classes_met(node: NodeInfo, eta: datetime, now: datetime) -> tuple[PromiseClass, ...]:

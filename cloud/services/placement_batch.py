@@ -5,11 +5,13 @@ needs about ten; on a busy two-core machine each hop costs milliseconds of sched
 SQLite writer runs a whole batch of placements synchronously in one worker thread, on its own
 connection, inside one ``BEGIN IMMEDIATE`` transaction: one query each for existing orders,
 members and stock levels of the whole batch, then per order the same pure steps as
-:func:`cloud.services.order_placement.place_order` (service rules, ATP, allocation policy) with
-the same conditional atomic UPDATE per (node, SKU) — in a SAVEPOINT when an attempt has several
-— and finally one multi-row INSERT per table for the batch. The stock read at the start is
-exact while the transaction holds the write lock, and is kept up to date in memory as orders
-reserve; the conditional UPDATEs remain the guard.
+:func:`cloud.services.order_placement.place_order` (service rules, ATP, allocation policy).
+The stock read at the start is exact while the transaction holds the write lock, so an order
+reserves against it in memory (an option whose picks are not all there is skipped without a
+statement); at the end one conditional atomic UPDATE per (node, SKU) applies the batch's total
+there, the guard against overselling — if any matches no row the whole batch rolls back and
+the queue places its orders again one savepoint each — and one multi-row INSERT per table
+stores the rest.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class _Rows:
     tables: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {name: [] for name in _T}
     )
+    # (node, sku) -> units the batch reserves there, applied by one conditional UPDATE each
+    reserve: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.tables[table].append(row)
@@ -154,14 +158,13 @@ def _place_all(
                 outcomes.append(Replay(order_id))
             continue
         try:
-            placed = _place_one(
-                connection, job, catalogue, rules, cipher, config, stock, members, rows
-            )
+            placed = _place_one(job, catalogue, rules, cipher, config, stock, members, rows)
         except ApiError as refused:
             outcomes.append(refused)
             continue
         existing[key] = (job.order_id, job.fingerprint)
         outcomes.append(placed)
+    _apply_reservations(connection, rows.reserve, max((job.now for job in jobs), default=None))
     for name, table_rows in rows.tables.items():
         if table_rows:
             connection.execute(insert(_T[name]), table_rows)
@@ -214,7 +217,6 @@ def _stock(connection: Connection, jobs: Sequence[Prepared]) -> dict[tuple[str, 
 
 
 def _place_one(
-    connection: Connection,
     job: Prepared,
     catalogue: Snapshot,
     rules: tuple[int, RuleSet],
@@ -260,7 +262,7 @@ def _place_one(
     channel = ChannelInfo(job.channel_id, job.channel_kind, job.webhook_url)
     service = decide_service(rule_set, service_context(channel, order_in, job.skus, tier, tags))
     requested = PromiseClass(order_in.requested_promise or service.promise_class)
-    chosen = _reserve_first(connection, job, candidates, basket, requested, config, stock, rows)
+    chosen = _reserve_first(job, candidates, basket, requested, config, stock, rows)
     now = job.now
     if chosen is None:
         status, reason = OrderStatus.FAILED.value, explain_rejection(candidates, requested)
@@ -387,7 +389,6 @@ def _webhooks(job: Prepared, order_row: dict[str, Any], rows: _Rows) -> None:
 
 
 def _reserve_first(
-    connection: Connection,
     job: Prepared,
     candidates: Sequence[Candidate],
     basket: Sequence[BasketLine],
@@ -396,65 +397,75 @@ def _reserve_first(
     stock: dict[tuple[str, str], int],
     rows: _Rows,
 ) -> Option | None:
+    """The first option whose picks are all available in ``stock`` (exact: read under the
+    write lock and kept up to date); its units are taken from ``stock`` and added to the
+    batch's reservations, which :func:`_apply_reservations` writes with conditional UPDATEs."""
     for option in plan_options(candidates, basket, requested, config.split):
         picks = merge_picks(
             Pick(node, line.sku_id, line.quantity)
             for node, line in zip(option.nodes, basket, strict=True)
         )
-        if _reserve(connection, picks, job.now):
-            for pick in picks:
-                stock[(pick.node_id, pick.sku_id)] -= pick.quantity
-                rows.add(
-                    "movements",
-                    movement_row(
-                        order_id=job.order_id,
-                        action="reserve",
-                        pick=pick,
-                        generation=1,
-                        deltas=(0, pick.quantity),
-                        actor=job.actor,
-                        now=job.now,
-                    ),
-                )
-                rows.add(
-                    "reservations",
-                    {
-                        "order_id": job.order_id,
-                        "node_id": pick.node_id,
-                        "sku_id": pick.sku_id,
-                        "quantity": pick.quantity,
-                        "state": "held",
-                        "updated_at": job.now,
-                    },
-                )
-            return option
+        if any(stock.get((p.node_id, p.sku_id), 0) < p.quantity for p in picks):
+            continue
+        for pick in picks:
+            key = (pick.node_id, pick.sku_id)
+            stock[key] -= pick.quantity
+            rows.reserve[key] = rows.reserve.get(key, 0) + pick.quantity
+            rows.add(
+                "movements",
+                movement_row(
+                    order_id=job.order_id,
+                    action="reserve",
+                    pick=pick,
+                    generation=1,
+                    deltas=(0, pick.quantity),
+                    actor=job.actor,
+                    now=job.now,
+                ),
+            )
+            rows.add(
+                "reservations",
+                {
+                    "order_id": job.order_id,
+                    "node_id": pick.node_id,
+                    "sku_id": pick.sku_id,
+                    "quantity": pick.quantity,
+                    "state": "held",
+                    "updated_at": job.now,
+                },
+            )
+        return option
     return None
 
 
-def _reserve(connection: Connection, picks: list[Pick], now: datetime) -> bool:
-    """All picks by conditional UPDATE, or none (a SAVEPOINT when there are several)."""
-    if len(picks) == 1:
-        return _conditional(connection, picks[0], now)
-    savepoint = connection.begin_nested()
-    for pick in picks:
-        if not _conditional(connection, pick, now):
-            savepoint.rollback()
-            return False
-    savepoint.commit()
-    return True
+class StockMoved(Exception):
+    """A conditional reservation UPDATE matched no row: the stock read at the start of the
+    batch was not what the database holds. The batch is rolled back (the queue then places
+    its orders one savepoint each)."""
 
 
-# The conditional reservation as plain SQL: built and compiled once, not per pick (the
-# statement :func:`cloud.services.reservation.reserve_lines` issues through the ORM session).
+# The conditional reservation as plain SQL (the statement
+# :func:`cloud.services.reservation.reserve_lines` issues through the ORM session).
 _RESERVE_SQL: Final = (
     "UPDATE stock_levels SET reserved = reserved + ?, updated_at = ? "
     "WHERE node_id = ? AND sku_id = ? AND on_hand - reserved - on_hold >= ?"
 )
 
 
-def _conditional(connection: Connection, pick: Pick, now: datetime) -> bool:
+def _apply_reservations(
+    connection: Connection, totals: dict[tuple[str, str], int], now: datetime | None
+) -> None:
+    """One conditional UPDATE per (node, SKU) for the batch's total there, all or nothing:
+    the guard against overselling, whatever the in-memory figures said (StockMoved)."""
+    if not totals or now is None:
+        return
     stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
-    result = connection.exec_driver_sql(
-        _RESERVE_SQL, (pick.quantity, stamp, pick.node_id, pick.sku_id, pick.quantity)
-    )
-    return result.rowcount == 1
+    parameters = [(units, stamp, node, sku, units) for (node, sku), units in sorted(totals.items())]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(_RESERVE_SQL, parameters)
+        updated = cursor.rowcount
+    finally:
+        cursor.close()
+    if updated != len(parameters):
+        raise StockMoved(f"{len(parameters) - updated} of {len(parameters)} reservations failed")
