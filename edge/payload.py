@@ -37,6 +37,7 @@ from firmware_bridge.wire import record_to_wire
 __all__ = ["EncodedGroup", "Row", "encode_group", "record_source", "serialize_payload"]
 
 _OPTIONS: Final = orjson.OPT_UTC_Z
+_dumps: Final = orjson.dumps
 
 
 def record_source(record: Record) -> str:
@@ -83,20 +84,35 @@ _OMIT: Final[dict[type, str]] = {Measurement: ',"quality":"good"'}
 def serialize_payload(record: Record) -> str:
     floats = _FAST.get(type(record))
     if floats is not None:
-        moment = getattr(record, "time", None)
-        if type(moment) is datetime and moment.tzinfo is UTC:
-            try:
-                data = orjson.dumps(record, option=_OPTIONS)
-            except orjson.JSONEncodeError:
-                pass
-            else:
-                if data.isascii():
-                    text = data.decode("ascii")
-                    # orjson writes NaN and infinities as null, json.dumps does not.
-                    if "null" not in text or _finite(floats(record)):
-                        omit = _OMIT.get(type(record))
-                        return text if omit is None else text.replace(omit, "", 1)
+        text = _fast_payload(record, floats, _OMIT.get(type(record)))
+        if text is not None:
+            return text
+    return _slow_payload(record)
+
+
+def _slow_payload(record: Record) -> str:
     return json.dumps(record_to_wire(record), separators=(",", ":"), ensure_ascii=True)
+
+
+def _fast_payload(
+    record: Any, floats: Callable[[Any], tuple[object, ...]], omit: str | None
+) -> str | None:
+    """orjson's text for a record of a class in :data:`_FAST`, or None when it would differ
+    from the slow way's."""
+    moment = record.time
+    if moment.__class__ is not datetime or moment.tzinfo is not UTC:
+        return None
+    try:
+        data = _dumps(record, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return None
+    if not data.isascii():
+        return None
+    text = data.decode("ascii")
+    # orjson writes NaN and infinities as null, json.dumps does not.
+    if "null" in text and not _finite(floats(record)):
+        return None
+    return text if omit is None else text.replace(omit, "", 1)
 
 
 def _finite(values: tuple[object, ...]) -> bool:
@@ -147,20 +163,35 @@ _LAYOUTS: Final[dict[type, tuple[str, Callable[[Any], str], int]]] = {
 }
 
 
+# Per fast class: its layout, its float fields and the default text to omit, in one lookup.
+_SPECS: Final[
+    dict[
+        type, tuple[str, Callable[[Any], str], int, Callable[[Any], tuple[object, ...]], str | None]
+    ]
+] = {cls: (*_LAYOUTS[cls], floats, _OMIT.get(cls)) for cls, floats in _FAST.items()}
+
+
 def encode_group(records: Sequence[Record]) -> EncodedGroup:
     """Encode ``records`` once (pure CPU work a producer can do while a commit is on disk)."""
     rows: list[Row] = []
+    append = rows.append
     kinds: dict[str, int] = {}
     business_records = business_bytes = total = 0
     for record in records:
-        layout = _LAYOUTS.get(type(record))
-        if layout is None:
-            kind, source, flag = _layout(record)
+        spec = _SPECS.get(record.__class__)
+        if spec is None:
+            layout = _LAYOUTS.get(type(record))
+            if layout is None:
+                kind, source, flag = _layout(record)
+            else:
+                kind, source_of, flag = layout
+                source = source_of(record)
+            payload = serialize_payload(record)
         else:
-            kind, source_of, flag = layout
+            kind, source_of, flag, floats, omit = spec
             source = source_of(record)
-        payload = serialize_payload(record)
-        rows.append((kind, source, payload, flag))
+            payload = _fast_payload(record, floats, omit) or _slow_payload(record)
+        append((kind, source, payload, flag))
         kinds[kind] = kinds.get(kind, 0) + 1
         size = len(payload)
         total += size

@@ -254,12 +254,7 @@ class _Seeder:
         if not candidate:
             return ()
         route = _SeedRoute(self.instance.engine_input, vehicle, self.shipments, self.drops)
-        dropped: set[int] = set()
-        while True:
-            bad = route.first_infeasible([s for s in candidate if s.job_id not in dropped])
-            if bad is None:
-                break
-            dropped.add(bad)
+        dropped = route.infeasible_jobs(candidate)
         return tuple(
             s if s.kind is not StepKind.DELIVERY else EngineStep(StepKind.DELIVERY, s.job_id + 1)
             for s in candidate
@@ -292,32 +287,52 @@ class _SeedRoute:
             return _Visit(s.pickup, s.pickup_window, s.pickup_service, s.skills, s.amount)
         return _Visit(s.delivery, s.delivery_window, s.delivery_service, s.skills, -s.amount)
 
-    def first_infeasible(self, steps: Sequence[EngineStep]) -> int | None:
-        """The first job id on the route that breaks a rule, or None when the route is feasible."""
-        durations: npt.NDArray[np.int64] = self.engine_input.durations
+    def infeasible_jobs(self, steps: Sequence[EngineStep]) -> set[int]:
+        """Jobs to leave out so that the rest of the route is feasible, in one pass: a stop that
+        breaks a rule is skipped (with its other half); only a delivery whose pickup was kept
+        restarts the walk, since leaving it out changes what came before."""
+        dropped: set[int] = set()
+        while True:
+            bad = self._skip_pass([s for s in steps if s.job_id not in dropped])
+            if not bad:
+                return dropped
+            dropped |= bad
+
+    def _skip_pass(self, steps: Sequence[EngineStep]) -> set[int]:
         kinds: dict[int, list[StepKind]] = {}
         for s in steps:
             kinds.setdefault(s.job_id, []).append(s.kind)
-        for jid, seen in kinds.items():
-            if seen not in ([StepKind.SINGLE], [StepKind.PICKUP, StepKind.DELIVERY]):
-                return jid  # repeated, half a shipment, or dropped before picked up
-        on_board = [s for s in steps if s.kind is StepKind.SINGLE]
-        load = sum(self.drops[s.job_id].amount for s in on_board)
+        bad = {
+            jid
+            for jid, seen in kinds.items()
+            if seen not in ([StepKind.SINGLE], [StepKind.PICKUP, StepKind.DELIVERY])
+        }
+        if bad:
+            return bad  # repeated, half a shipment, or dropped before picked up
+        durations: npt.NDArray[np.int64] = self.engine_input.durations
+        load = sum(self.drops[s.job_id].amount for s in steps if s.kind is StepKind.SINGLE)
         if load > self.vehicle.capacity:
-            return on_board[-1].job_id
-        t, here = self.vehicle.window.start, self.vehicle.start
+            return {next(s.job_id for s in reversed(steps) if s.kind is StepKind.SINGLE)}
+        skipped: set[int] = set()
+        t, here, last = self.vehicle.window.start, self.vehicle.start, None
         for s in steps:
+            if s.job_id in skipped:
+                continue
             visit = self.visit(s)
-            load += visit.load_change
-            t = max(t + int(durations[here, visit.location]), visit.window.start)
+            arrive = max(t + int(durations[here, visit.location]), visit.window.start)
             if (
                 not visit.skills <= self.vehicle.skills
-                or load > self.vehicle.capacity
-                or t > visit.window.end
+                or load + visit.load_change > self.vehicle.capacity
+                or arrive > visit.window.end
             ):
-                return s.job_id
-            t += visit.service
-            here = visit.location
-        if steps and t > self.vehicle.window.end:
-            return steps[-1].job_id
-        return None
+                if s.kind is StepKind.DELIVERY:
+                    return {s.job_id}  # its pickup is already on the walk: walk again without it
+                skipped.add(s.job_id)
+                continue
+            load += visit.load_change
+            t, here, last = arrive + visit.service, visit.location, s.job_id
+        if skipped:
+            return skipped
+        if last is not None and t > self.vehicle.window.end:
+            return {last}
+        return set()

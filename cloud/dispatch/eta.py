@@ -48,19 +48,54 @@ def haversine_m(a: Point, b: Point) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-def haversine_matrix_m(points: Sequence[Point]) -> npt.NDArray[np.float64]:
-    """All pairwise great-circle distances in metres (n × n), from unit-vector chords: the same
-    distance as the haversine formula without n² trigonometric calls."""
+def _unit_vectors(points: Sequence[Point]) -> npt.NDArray[np.float64]:
     lat = np.radians(np.array([p.lat for p in points], dtype=np.float64))
     lon = np.radians(np.array([p.lon for p in points], dtype=np.float64))
-    unit = np.stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)), axis=1)
-    chord_sq = np.zeros((len(points), len(points)))
+    return np.stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)), axis=1)
+
+
+def haversine_pairs_m(origins: Sequence[Point], points: Sequence[Point]) -> npt.NDArray[np.float64]:
+    """Great-circle distances in metres from each origin (rows) to each point, from unit-vector
+    chords: the same distance as the haversine formula without m × n trigonometric calls."""
+    a, b = _unit_vectors(origins), _unit_vectors(points)
+    chord_sq = np.zeros((len(origins), len(points)))
     for axis in range(3):  # squared differences keep centimetres that 2 - 2·dot would lose
-        chord_sq += (unit[:, None, axis] - unit[None, :, axis]) ** 2
+        chord_sq += (a[:, None, axis] - b[None, :, axis]) ** 2
     half = np.minimum(1.0, np.sqrt(chord_sq) / 2)
-    if points and half.max() < 0.01:  # within ~127 km: arcsin's series to third order, error < 1e-9
+    if (
+        half.size and half.max() < 0.01
+    ):  # within ~127 km: arcsin's series to third order, error < 1e-9
         return np.asarray(2 * EARTH_RADIUS_M * half * (1.0 + half * half / 6.0))
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(half))
+
+
+def haversine_matrix_m(points: Sequence[Point]) -> npt.NDArray[np.float64]:
+    """All pairwise great-circle distances in metres (n × n)."""
+    return haversine_pairs_m(points, points)
+
+
+class DistanceCache:
+    """The last distance matrix by point: from one re-plan to the next most points (open tasks)
+    recur, so only the rows and columns of new points are computed."""
+
+    def __init__(self) -> None:
+        self._state: tuple[dict[Point, int], npt.NDArray[np.float64]] = ({}, np.zeros((0, 0)))
+
+    def matrix_m(self, points: Sequence[Point]) -> npt.NDArray[np.float64]:
+        index, last = self._state
+        old = np.array([index.get(p, -1) for p in points], dtype=np.int64)
+        known, new = np.flatnonzero(old >= 0), np.flatnonzero(old < 0)
+        if len(known) < len(points) // 2:
+            metres = haversine_matrix_m(points)
+        else:
+            metres = np.empty((len(points), len(points)))
+            metres[np.ix_(known, known)] = last[np.ix_(old[known], old[known])]
+            if len(new):
+                rows = haversine_pairs_m([points[int(i)] for i in new], points)
+                metres[new, :] = rows
+                metres[:, new] = rows.T
+        self._state = ({p: i for i, p in enumerate(points)}, metres)
+        return metres
 
 
 def hour_of_day(t_s: float) -> int:
@@ -203,12 +238,14 @@ class TravelModel:
 
     speeds: SpeedModel
     detour: float = DEFAULT_DETOUR
+    distances: DistanceCache = field(default_factory=DistanceCache, repr=False, compare=False)
 
     def seconds(self, a: Point, b: Point, at_s: float) -> float:
         return haversine_m(a, b) * self.detour / self.speeds.speed_mps(a, at_s)
 
     def duration_matrix_s(self, points: Sequence[Point], at_s: float) -> npt.NDArray[np.int64]:
         """Whole-second travel times between all points (rows: origins), leaving at ``at_s``."""
-        metres = haversine_matrix_m(points)
+        metres = self.distances.matrix_m(points)
         speeds = np.array([self.speeds.speed_mps(p, at_s) for p in points], dtype=np.float64)
-        return np.asarray(np.rint(metres * self.detour / speeds[:, None]), dtype=np.int64)
+        seconds = metres * (self.detour / speeds)[:, None]
+        return np.rint(seconds, out=seconds).astype(np.int64)

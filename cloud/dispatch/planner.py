@@ -38,6 +38,7 @@ from cloud.dispatch.engine import (
     StepKind,
 )
 from cloud.dispatch.eta import TravelModel
+from cloud.dispatch.improver import Improver
 from cloud.dispatch.problem import (
     Plan,
     PlannedStop,
@@ -98,10 +99,20 @@ class _Clock:
 
 
 class Planner:
-    def __init__(self, engine: RoutingEngine, travel: TravelModel, config: PlannerConfig) -> None:
+    def __init__(
+        self,
+        engine: RoutingEngine,
+        travel: TravelModel,
+        config: PlannerConfig,
+        improver: Improver | None = None,
+    ) -> None:
+        """With an ``improver``, every re-plan hands its snapshot to a from-scratch solve off the
+        critical path and seeds its own free solve with the newest result instead of repairing
+        the previous routes; re-plans without a new result solve only once (sticky)."""
         self.engine = engine
         self.travel = travel
         self.config = config
+        self.improver = improver
 
     def replan(self, problem: Problem, previous: Plan | None) -> PlanOutcome:
         """A new plan, or the previous one kept (with ``error`` set) when solving fails."""
@@ -182,17 +193,23 @@ class Planner:
             for t in tasks
             if t.state is TaskState.OPEN and t.id in previous_rider
         }
+        fresh = self.improver.take() if self.improver is not None else None
+        free_request = base if fresh is None else replace(base, seeds=fresh.seeds)
+        want_free = self.improver is None or fresh is not None
         best: _Attempt | None = None
         moved: tuple[str, ...] = ()
         if open_kept:
-            best = self._solve(replace(base, pins={**base.pins, **open_kept}), clock, share=0.35)
+            share = 0.35 if want_free else 0.6
+            best = self._solve(replace(base, pins={**base.pins, **open_kept}), clock, share)
         free: _Attempt | None = None
-        if best is None or clock.left() > MIN_FREE_SHARE * self.config.budget_s:
+        if best is None or (want_free and clock.left() > MIN_FREE_SHARE * self.config.budget_s):
             try:
-                free = self._solve(base, clock, share=0.6)
+                free = self._solve(free_request, clock, share=0.6)
             except SolverError:
                 if best is None:
                     raise
+        if self.improver is not None:
+            self.improver.submit(replace(base, seeds={}))
         if free is not None:
             moved = _moved(free, open_kept)
             if best is None or self._free_wins(best, free, len(moved)):

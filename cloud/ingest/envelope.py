@@ -66,6 +66,9 @@ def parse_batch(data: Any) -> Batch:
 def _records(raw: Any, first_seq: int, last_seq: int) -> list[tuple[int, dict[str, Any]]]:
     if not isinstance(raw, list):
         raise _invalid("records must be a list")
+    contiguous = _contiguous(raw, first_seq, last_seq)
+    if contiguous is not None:
+        return contiguous
     out: list[tuple[int, dict[str, Any]]] = []
     previous = first_seq - 1
     for index, item in enumerate(raw):
@@ -79,3 +82,23 @@ def _records(raw: Any, first_seq: int, last_seq: int) -> list[tuple[int, dict[st
         previous = seq
         out.append((seq, item))
     return out
+
+
+def _contiguous(
+    raw: list[Any], first_seq: int, last_seq: int
+) -> list[tuple[int, dict[str, Any]]] | None:
+    """The usual batch, checked in bulk: objects whose seqs are exactly ``first_seq``,
+    ``first_seq + 1``, ... up to at most ``last_seq``. None when it is anything else, for the
+    record-by-record checks to name the problem."""
+    if not raw or len(raw) > last_seq - first_seq + 1:
+        return None
+    try:
+        seqs = [item["seq"] for item in raw if item.__class__ is dict]
+    except KeyError:
+        return None
+    # == also holds for True/1 and 2.0/2: the classes are checked too.
+    if len(seqs) != len(raw) or seqs != list(range(first_seq, first_seq + len(seqs))):
+        return None
+    if any(seq.__class__ is not int for seq in seqs):
+        return None
+    return list(zip(seqs, raw, strict=True))

@@ -171,8 +171,20 @@ def allocate_command(
 @click.option(
     "--quick",
     is_flag=True,
-    help="Small everything: 60 tasks × 8 riders, 3 rounds, 2 s reference, a 60-order day, "
-    "one Solomon instance at 0.5 s.",
+    help="Small everything: 60 tasks × 8 riders, 3 rounds, 2 s reference, at most 1 s between "
+    "rounds, a 60-order day, one Solomon instance at 0.5 s.",
+)
+@click.option(
+    "--interval-s",
+    type=click.FloatRange(0, 600),
+    default=20.0,
+    show_default=True,
+    help="The live loop's re-plan cadence: the most a round waits for the background solve.",
+)
+@click.option(
+    "--no-background",
+    is_flag=True,
+    help="Re-plan without the from-scratch solve in a background process.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def dispatch_command(
@@ -184,11 +196,15 @@ def dispatch_command(
     scenario: Path,
     solomon_limit: int,
     solomon_budget_s: float,
+    interval_s: float,
+    no_background: bool,
     quick: bool,
     as_json: bool,
 ) -> None:
     """Re-plan latency and cost vs a 30 s solve, service vs nearest-idle baseline, Solomon gaps."""
     config = DispatchBenchConfig(
+        background=not no_background,
+        interval_s=interval_s,
         tasks=tasks,
         riders=riders,
         rounds=rounds,
@@ -205,6 +221,7 @@ def dispatch_command(
             riders=8,
             rounds=3,
             reference_s=2.0,
+            interval_s=min(interval_s, 1.0),
             solomon_limit=min(solomon_limit, 1) if solomon_limit != 0 else 1,
             solomon_budget_s=0.5,
         )

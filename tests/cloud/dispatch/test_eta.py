@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cloud.dispatch.eta import (
+    DistanceCache,
     GpsFix,
     Point,
     SpeedModel,
@@ -14,6 +15,10 @@ from cloud.dispatch.eta import (
 )
 
 SHANGHAI = Point(31.2304, 121.4737)
+
+
+def east(metres: float, north: float = 0.0) -> Point:
+    return Point(SHANGHAI.lat + north / 111_195, SHANGHAI.lon + metres / 95_050)
 
 
 def _track(rider: str, start: Point, t0: float, mps: float, bearing_north: bool, n: int) -> list:
@@ -99,3 +104,16 @@ def test_travel_matrix_uses_detour_and_speed() -> None:
 def test_speed_model_refuses_bad_settings() -> None:
     with pytest.raises(ValueError, match="default_mps"):
         SpeedModel(default_mps=0)
+
+
+def test_distance_cache_reuses_recurring_points_and_matches_a_fresh_matrix() -> None:
+    cache = DistanceCache()
+    first = [east(100 * i, 37 * i) for i in range(8)]
+    assert np.array_equal(cache.matrix_m(first), haversine_matrix_m(first))
+    # Reordered, two gone, three new (one of them twice): the same as computing it afresh.
+    second = [first[5], east(-900, 40), first[0], first[7], east(2500), first[3], east(-900, 40)]
+    second += [first[1], first[2], east(10, 10)]
+    assert np.array_equal(cache.matrix_m(second), haversine_matrix_m(second))
+    # Mostly new points: computed afresh.
+    third = [east(5000 + i, 1) for i in range(9)] + [first[0]]
+    assert np.array_equal(cache.matrix_m(third), haversine_matrix_m(third))
