@@ -230,6 +230,7 @@ def ble_command(
     click.echo(f"wrote {count} advertisements to {output}: {names}")
     click.echo(f"door-bthome bind key {DOOR_BINDKEY.hex()}; {len(scene.truth)} readings")
 
+
 from simulators.wireless_cli import mqtt_devices_command, scanner_command  # noqa: E402
 
 simulate_group.add_command(mqtt_devices_command)

@@ -136,11 +136,9 @@ drain_timeout_s = 0.2
         text=True,
     )
     try:
-        for _ in range(100):
-            if status_path.exists():
-                break
-            if proc.poll() is not None:
-                break
+        # Start-up is mostly imports: seconds on a loaded shared machine, so allow 30 s.
+        deadline = time.monotonic() + 30
+        while not status_path.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert status_path.exists()
         proc.send_signal(signal.SIGTERM)
