@@ -97,6 +97,8 @@ def test_modbus_measurements_arrive_exactly_and_the_door_gives_events(
     tmp_path: Path, free_port: int
 ) -> None:
     cloud = start_cloud(tmp_path, free_port)
+    # Before the simulators start: their run is short, and minting a token starts a process.
+    token = cloud.create_gateway("coldroom-gw")
     bus, door = tmp_path / "bus.tty", tmp_path / "door.tty"
     served_log, door_log = tmp_path / "served.jsonl", tmp_path / "door.jsonl"
     common = ("--duration", str(SECONDS), "--seed", "3")
@@ -109,7 +111,7 @@ def test_modbus_measurements_arrive_exactly_and_the_door_gives_events(
     gateway: Child | None = None
     try:
         wait_until(lambda: bus.exists() and door.exists(), 20, "the simulators' ptys")
-        config = _config(tmp_path, cloud.url, cloud.create_gateway("coldroom-gw"), bus, door)
+        config = _config(tmp_path, cloud.url, token, bus, door)
         gateway_dir = config.parent
         gateway = run_gateway(tmp_path, config, gateway_dir)
         for child in children:
