@@ -87,7 +87,7 @@ def test_import_example_network_then_rotate_the_pii_key(tmp_path: Path) -> None:
         assert code == 0, err
         result = json.loads(out)
         assert result["kind"] == kind and result["created"] == result["total"] > 0
-        assert f"{kind} from {kind}.csv: written {result['total']:,}/" in err
+        assert f"{kind} from {kind}.csv: written [####################] {result['total']:,}/" in err
         assert "rows/s)" in err
     code, out, _ = run(["import-catalogue", "--kind", "skus", str(CATALOGUE / "skus.csv")], env)
     assert out == "skus: 12 rows, 0 created, 0 updated, 12 unchanged\n"
@@ -104,7 +104,7 @@ def test_import_example_network_then_rotate_the_pii_key(tmp_path: Path) -> None:
     code, out, err = run(["rotate-pii-key"], {**env, "RETAILEDGE_PII_KEYS": f"{new},{old}"})
     assert code == 0, err
     assert out == "members: 4 rows, member_addresses: 5 rows, orders: 1 rows\n"
-    assert "rotate-pii-key: orders 1/1 rows" in err
+    assert "rotate-pii-key: orders [####################] 1/1 rows" in err
     after = asyncio.run(_stored_tokens(url))
     only_new = PiiCipher([new])
     clear = [only_new.decrypt(token) for token in after]
