@@ -14,6 +14,7 @@ from cloud.catalog_files import detect_format
 from cloud.catalog_schemas import ImportResult
 from cloud.db import Database
 from cloud.pii import pii_cipher
+from cloud.progress import text_bar
 from cloud.services.catalog import import_file
 from cloud.services.catalog_pii_rotation import rotate_all
 from cloud.settings import Settings
@@ -50,12 +51,6 @@ class Progress:
             f"({done / elapsed:,.0f} rows/s)",
             err=True,
         )
-
-
-def text_bar(done: int, total: int, width: int = 20) -> str:
-    """``[########------------]``: a progress bar that also reads well in a log file."""
-    filled = width if total <= 0 else min(width, done * width // total)
-    return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 async def run_import(settings: Settings, kind: str, path: Path, data: bytes) -> ImportResult:

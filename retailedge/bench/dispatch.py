@@ -35,6 +35,7 @@ from cloud.dispatch.improver import BackgroundImprover
 from cloud.dispatch.planner import Planner, PlannerConfig, PlanOutcome
 from cloud.dispatch.problem import Plan, Problem, Rider, StopKind, Task, TaskState
 from cloud.dispatch.vroom_engine import VroomEngine
+from cloud.progress import text_bar
 from retailedge.bench.solomon import SOLOMON_DIR, solomon_summary
 from retailedge.bench.stats import median, percentile
 from retailedge.fleet.generate import SHANGHAI, generate_scenario
@@ -180,7 +181,10 @@ def _replan_with(
         errors += 0 if outcome.applied else 1
         moved += len(outcome.reassigned)
         if (n + 1) % 10 == 0:
-            progress(f"re-plan {n + 1}/{total_rounds}: {latencies[-1]:.0f} ms")
+            progress(
+                f"re-plan {text_bar(n + 1, total_rounds)} {n + 1}/{total_rounds}: "
+                f"{latencies[-1]:.0f} ms"
+            )
     return {
         "tasks": len(workload.tasks),
         "riders": config.riders,

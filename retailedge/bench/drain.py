@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from cloud.progress import text_bar
 from edge.buffer import Buffer
 from retailedge.bench.bare_ingest import measure_bare_ingest
 from retailedge.bench.workload import telemetry
@@ -49,7 +50,7 @@ async def _prefill(path: Path, count: int, progress: Callable[[str], None]) -> N
             await buffer.append(chunk)
             done += len(chunk)
             if done % 200_000 == 0 or done == count:
-                progress(f"buffered {done:,} of {count:,} records")
+                progress(f"buffered {text_bar(done, count)} {done:,} of {count:,} records")
 
 
 async def _wait_for_ack(
@@ -76,7 +77,7 @@ async def _wait_for_ack(
                 assert first is not None
                 return first[0], first[1], now
             if now - last_report > 2:
-                progress(f"acknowledged {ack:,} of {target:,}")
+                progress(f"acknowledged {text_bar(ack, target)} {ack:,} of {target:,}")
                 last_report = now
             await asyncio.sleep(0.02)
 
