@@ -35,6 +35,8 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "upgrade"}
 )
 HOLD_MAX_S = 120.0
+SETTLE_MAX_S = 20.0
+"""How long going down waits for requests already forwarded to the cloud to be answered."""
 
 
 class Fate(StrEnum):
@@ -162,6 +164,7 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._client: httpx.AsyncClient | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle, called from the test's thread ------------------------------------------------
 
@@ -197,7 +200,10 @@ class FaultProxy:
         self._call(self._listen())
 
     def down(self) -> None:
-        """Stop listening and cut open connections: the gateway sees connection refused."""
+        """Stop listening and cut open connections: the gateway sees connection refused.
+
+        Returns once requests already forwarded have had the cloud's answer, so what the cloud
+        stored no longer changes after this call."""
         self._set_mode(Mode.DOWN)
         self._call(self._stop_listening())
 
@@ -268,6 +274,9 @@ class FaultProxy:
             server.close()
         for writer in list(self._connections):
             writer.transport.abort()
+        handlers = [task for task in self._handlers if task is not asyncio.current_task()]
+        if handlers:
+            await asyncio.wait(handlers, timeout=SETTLE_MAX_S)
         if server is not None:
             await server.wait_closed()
 
@@ -278,6 +287,9 @@ class FaultProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
         try:
             while (request := await _read_request(reader)) is not None:
                 if not await self._handle(request, reader, writer):
@@ -286,6 +298,8 @@ class FaultProxy:
             pass
         finally:
             self._connections.discard(writer)
+            if handler is not None:
+                self._handlers.discard(handler)
             writer.transport.abort()
 
     def _choose_fate(self) -> tuple[Mode, Fate]:
