@@ -194,11 +194,13 @@ class DispatchLoop:
             tasks = [self._live_task(t, snapshot.points) for t in snapshot.tasks]
             self._observe(snapshot.couriers)
             problem = live_problem(now, couriers, tasks)
-            if not problem.tasks:
+            # With no courier on shift and no carrier to hand over to there is nothing to
+            # plan; solving anyway costs time that grows with the square of the open tasks.
+            if not problem.tasks or (not problem.riders and self.carrier is None):
                 return DispatchRunOut(
                     applied=False,
                     error=None,
-                    tasks=0,
+                    tasks=len(problem.tasks),
                     couriers=len(problem.riders),
                     assigned=0,
                     overflow=0,
