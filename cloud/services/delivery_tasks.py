@@ -60,16 +60,16 @@ async def create_tasks(*, session: AsyncSession, now: datetime, timing: TaskTimi
     """A task per (order, node) of :func:`waiting_lines`; returns their ids (a concurrent run
     creating the same task is ignored)."""
     lines = (await session.execute(waiting_lines(now, timing).limit(20_000))).all()
-    grouped: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    # order id -> node id -> (quantity, temperature class) of its lines there
+    grouped: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for order_id, node_id, quantity, temperature_class in lines:
         if node_id is not None:
-            grouped.setdefault((order_id, node_id), []).append((quantity, temperature_class))
+            by_node = grouped.setdefault(order_id, {})
+            by_node.setdefault(node_id, []).append((quantity, temperature_class))
     if not grouped:
         return []
     orders = (
-        await session.scalars(
-            select(Order).where(Order.id.in_({order_id for order_id, _ in grouped}))
-        )
+        await session.scalars(select(Order).where(Order.id.in_(list(grouped))).order_by(Order.id))
     ).all()
     rows: list[dict[str, Any]] = []
     for order in orders:
@@ -77,9 +77,7 @@ async def create_tasks(*, session: AsyncSession, now: datetime, timing: TaskTimi
         ready = order.placed_at + timing.handling
         if order.status == "packed":
             ready = min(ready, now)
-        for (order_id, node_id), items in sorted(grouped.items()):
-            if order_id != order.id:
-                continue
+        for node_id, items in sorted(grouped[order.id].items()):
             rows.append(
                 {
                     "id": task_id(order.id, node_id),
