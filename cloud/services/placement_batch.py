@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, event, insert, select, tuple_
+from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 
@@ -60,6 +60,28 @@ _T: Final[dict[str, Table]] = {
     "movements": StockMovement.__table__,  # type: ignore[dict-item]
 }
 _LEVELS: Final[Table] = StockLevel.__table__  # type: ignore[assignment]
+
+# Orders already known by (channel, external id). Two expanding IN lists instead of a row-value
+# IN: the statement compiles once (a row-value list is coerced element by element on every
+# batch) and the unique index on (channel, external_id) still serves it; pairs that match only
+# crosswise are dropped in Python.
+_EXISTING: Final = select(
+    _T["orders"].c.channel,
+    _T["orders"].c.external_id,
+    _T["orders"].c.id,
+    _T["orders"].c.fingerprint,
+).where(
+    _T["orders"].c.channel.in_(bindparam("channels", expanding=True)),
+    _T["orders"].c.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+_MEMBERS: Final = select(Member.id, Member.tier, Member.tags, Member.active).where(
+    Member.id.in_(bindparam("ids", expanding=True))
+)
+_AVAILABLE: Final = select(
+    _LEVELS.c.node_id,
+    _LEVELS.c.sku_id,
+    _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.on_hold,
+).where(_LEVELS.c.sku_id.in_(bindparam("skus", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +206,14 @@ def _existing(
     connection: Connection, jobs: Sequence[Prepared]
 ) -> dict[tuple[str, str], tuple[str, str]]:
     keys = {(job.channel_id, job.order.external_id) for job in jobs}
-    orders = _T["orders"]
     result = connection.execute(
-        select(orders.c.channel, orders.c.external_id, orders.c.id, orders.c.fingerprint).where(
-            tuple_(orders.c.channel, orders.c.external_id).in_(sorted(keys))
-        )
+        _EXISTING,
+        {
+            "channels": sorted({channel for channel, _ in keys}),
+            "external_ids": sorted({external_id for _, external_id in keys}),
+        },
     )
-    return {(c, e): (i, f) for c, e, i, f in result}
+    return {(c, e): (i, f) for c, e, i, f in result if (c, e) in keys}
 
 
 def _members(
@@ -199,20 +222,13 @@ def _members(
     ids = sorted({job.order.member_id for job in jobs if job.order.member_id})
     if not ids:
         return {}
-    result = connection.execute(
-        select(Member.id, Member.tier, Member.tags, Member.active).where(Member.id.in_(ids))
-    )
+    result = connection.execute(_MEMBERS, {"ids": ids})
     return {row.id: (row.tier, frozenset(row.tags or ()), bool(row.active)) for row in result}
 
 
 def _stock(connection: Connection, jobs: Sequence[Prepared]) -> dict[tuple[str, str], int]:
     skus = sorted({sku.id for job in jobs for sku in job.skus})
-    level = _LEVELS.c
-    result = connection.execute(
-        select(level.node_id, level.sku_id, level.on_hand - level.reserved - level.on_hold).where(
-            level.sku_id.in_(skus)
-        )
-    )
+    result = connection.execute(_AVAILABLE, {"skus": skus})
     return {(node, sku): int(units) for node, sku, units in result}
 
 
