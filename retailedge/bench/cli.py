@@ -111,13 +111,23 @@ def drain_command(records: int, baseline_records: int, as_json: bool) -> None:
     show_default=True,
     help="Server to create (and drop) a fresh database on.",
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Runs per backend, each on a fresh server and database; the median counts.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per backend.")
 def allocate_command(
-    backend: str, orders: int, clients: int, postgres_url: str, as_json: bool
+    backend: str, orders: int, clients: int, postgres_url: str, repeat: int, as_json: bool
 ) -> None:
     """Orders/s through POST /api/v1/orders against a real cloud, and units oversold (0)."""
     backends = ["sqlite", "postgresql"] if backend == "both" else [backend]
-    for result in run_allocate_bench(backends, orders, clients, postgres_url, _progress(False)):
+    results = run_allocate_bench(
+        backends, orders, clients, postgres_url, _progress(False), repeat=repeat
+    )
+    for result in results:
         _report(result, as_json)
 
 
