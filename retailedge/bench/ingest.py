@@ -1,8 +1,9 @@
 """``retailedge bench ingest``: records per second into the gateway's durable buffer through the
 real pipeline (producers awaiting ``Pipeline.put``, answered only once their records are
 committed), against raw ``sqlite3.executemany`` of the same rows into the same schema with the
-same durability settings and the same rows per transaction. Both run in this process,
-alternately, ``repeat`` times; medians count."""
+same durability settings and the same rows per transaction: there are as many producers as
+it takes to have ``rows_per_transaction`` records in flight, which is the most one group
+commit can hold. Both run in this process, alternately, ``repeat`` times; medians count."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from firmware_bridge.records import Record
 from retailedge.bench.stats import median, percentile
 from retailedge.bench.workload import telemetry
 
-PRODUCERS = 8
+PRODUCERS = 32
 RECORDS_PER_PUT = 50
 
 
@@ -32,7 +33,7 @@ class IngestRun:
     commit_latencies_s: list[float]
 
 
-async def _pipeline_run(path: Path, records: Sequence[Record]) -> IngestRun:
+async def _pipeline_run(path: Path, records: Sequence[Record], producers: int) -> IngestRun:
     chunks = [records[i : i + RECORDS_PER_PUT] for i in range(0, len(records), RECORDS_PER_PUT)]
     latencies: list[float] = []
     async with Buffer.open(path) as buffer:
@@ -47,7 +48,7 @@ async def _pipeline_run(path: Path, records: Sequence[Record]) -> IngestRun:
                 latencies.append(time.perf_counter() - began)
 
         started = time.perf_counter()
-        await asyncio.gather(*(producer() for _ in range(PRODUCERS)))
+        await asyncio.gather(*(producer() for _ in range(producers)))
         elapsed = time.perf_counter() - started
         pipeline.stop()
         await runner
@@ -99,11 +100,14 @@ def run_ingest_bench(
     record_count: int, repeat: int, rows_per_transaction: int, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     records = list(telemetry(record_count))
+    producers = max(1, rows_per_transaction // RECORDS_PER_PUT)
     ours: list[IngestRun] = []
     baseline: list[float] = []
     with tempfile.TemporaryDirectory(prefix="retailedge-bench-ingest-") as folder:
         for attempt in range(1, repeat + 1):
-            ours.append(asyncio.run(_pipeline_run(Path(folder) / f"ours-{attempt}.db", records)))
+            ours.append(
+                asyncio.run(_pipeline_run(Path(folder) / f"ours-{attempt}.db", records, producers))
+            )
             base = Path(folder) / f"baseline-{attempt}.db"
             baseline.append(_baseline_run(base, records, rows_per_transaction))
             progress(
@@ -120,7 +124,7 @@ def run_ingest_bench(
         "p99_commit_ms": round(p99_ms, 2),
         "records": record_count,
         "repeat": repeat,
-        "producers": PRODUCERS,
+        "producers": producers,
         "records_per_put": RECORDS_PER_PUT,
         "baseline_rows_per_transaction": rows_per_transaction,
     }
