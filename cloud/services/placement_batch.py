@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select, update
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 
@@ -146,13 +146,33 @@ def place_batch(
     """Place ``jobs`` in one transaction (call it in a worker thread). Raises only when the
     transaction itself fails; per-order refusals are returned as ApiError outcomes."""
     with engine.connect() as connection:
+        return place_in_transaction(
+            connection, jobs, catalogue=catalogue, rules=rules, cipher=cipher, config=config
+        )
+
+
+def place_in_transaction(
+    connection: Connection,
+    jobs: Sequence[Prepared],
+    *,
+    catalogue: Snapshot,
+    rules: tuple[int, RuleSet],
+    cipher: PiiCipher,
+    config: AllocationConfig,
+) -> list[Outcome]:
+    """:func:`place_batch` on an open connection with no transaction begun: on SQLite through
+    the synchronous engine, on PostgreSQL through ``AsyncConnection.run_sync``."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            outcomes = _place_all(connection, jobs, catalogue, rules, cipher, config)
-        except BaseException:
-            connection.rollback()
-            raise
-        connection.commit()
+    else:
+        connection.begin()
+    try:
+        outcomes = _place_all(connection, jobs, catalogue, rules, cipher, config)
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
     return outcomes
 
 
@@ -475,6 +495,9 @@ def _apply_reservations(
     the guard against overselling, whatever the in-memory figures said (StockMoved)."""
     if not totals or now is None:
         return
+    if connection.dialect.name != "sqlite":
+        _apply_reservations_portable(connection, totals, now)
+        return
     stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite format
     parameters = [(units, stamp, node, sku, units) for (node, sku), units in sorted(totals.items())]
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -485,3 +508,28 @@ def _apply_reservations(
         cursor.close()
     if updated != len(parameters):
         raise StockMoved(f"{len(parameters) - updated} of {len(parameters)} reservations failed")
+
+
+_RESERVE: Final = (
+    update(_LEVELS)
+    .where(
+        _LEVELS.c.node_id == bindparam("node"),
+        _LEVELS.c.sku_id == bindparam("sku"),
+        _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.on_hold >= bindparam("units"),
+    )
+    .values(reserved=_LEVELS.c.reserved + bindparam("units"), updated_at=bindparam("now"))
+)
+
+
+def _apply_reservations_portable(
+    connection: Connection, totals: dict[tuple[str, str], int], now: datetime
+) -> None:
+    """The same guard through SQLAlchemy, one statement per (node, SKU) in a fixed order (so
+    concurrent batches lock rows in the same order on PostgreSQL, whose row lock makes a
+    waiting UPDATE re-check the condition against the committed stock)."""
+    for (node, sku), units in sorted(totals.items()):
+        result = connection.execute(
+            _RESERVE, {"node": node, "sku": sku, "units": units, "now": now}
+        )
+        if result.rowcount != 1:
+            raise StockMoved(f"reservation of {units} x {sku} at {node} failed")

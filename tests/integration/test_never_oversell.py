@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from cloud.db import Database
 from cloud.services.users import create_user
-from retailedge.processes import free_port, retailedge_command, start_child
+from retailedge.processes import Child, free_port, retailedge_command, start_child
 from tests.cloud.allocation.helpers import XUHUI_HOME, app_order, assert_ledger_balances, levels
 from tests.cloud.domain_seed import DC, FW_XUHUI, WATER, seed_network
 from tests.integration.cluster import stop_gently, wait_until
@@ -26,8 +27,9 @@ LAST_UNITS_NEAR = 10  # at the front warehouse next door
 LAST_UNITS_DC = 5  # at the regional DC, a slower promise
 
 
-async def _race(url: str, admin_key: str) -> tuple[Counter[str], Counter[str]]:
-    async with httpx.AsyncClient(base_url=url, timeout=60.0) as client:
+async def _race(urls: list[str], admin_key: str) -> tuple[Counter[str], Counter[str]]:
+    """Seed through the first server; client n places its order through server n mod len."""
+    async with httpx.AsyncClient(base_url=urls[0], timeout=60.0) as client:
         network = await seed_network(client, admin_key, warehouse_user=None)
         headers = {"Authorization": f"Bearer {admin_key}"}
         for node, units in ((FW_XUHUI, LAST_UNITS_NEAR), (DC, LAST_UNITS_DC)):
@@ -59,11 +61,15 @@ async def _race(url: str, admin_key: str) -> tuple[Counter[str], Counter[str]]:
         body = response.json()
         return body["status"], ",".join(body["nodes"])
 
-    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
-        tasks = [asyncio.create_task(one(client, n)) for n in range(CLIENTS)]
+    clients = [httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) for url in urls]
+    try:
+        tasks = [asyncio.create_task(one(clients[n % len(clients)], n)) for n in range(CLIENTS)]
         await asyncio.sleep(0.2)
         start.set()
         results = await asyncio.gather(*tasks)
+    finally:
+        for client in clients:
+            await client.aclose()
     return Counter(status for status, _ in results), Counter(nodes for _, nodes in results)
 
 
@@ -77,6 +83,11 @@ async def _admin_key(url: str) -> str:
         return created.api_key
     finally:
         await database.dispose()
+
+
+def _up(child: Child, url: str) -> bool:
+    child.ensure_running()
+    return _serving(url)
 
 
 def _serving(url: str) -> bool:
@@ -97,37 +108,50 @@ async def _check_ledger(url: str) -> None:
         await database.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    ("backend", "servers"), [("sqlite", 1), ("postgresql", 1), ("postgresql", 2)]
+)
 def test_fifty_clients_race_for_the_last_units(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, servers: int, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    """With two servers on one PostgreSQL database, each batches its own orders and reads
+    stock the other is reserving: only the conditional reservations keep the count exact."""
     if backend == "sqlite":
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
     else:
         database_url = request.getfixturevalue("postgres_url")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # serve migrates the database before it listens
-    child = start_child(
-        "cloud",
-        retailedge_command(
-            "cloud",
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-            "--data-dir",
-            str(tmp_path),
-        ),
-        tmp_path / "cloud.log",
-    )
+    children = []
+    urls = []
     try:
-        wait_until(lambda: child.ensure_running() or _serving(url), 60, "cloud /healthz")
+        for number in range(servers):
+            # serve migrates the database before it listens; the second waits for the first
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            folder = tmp_path / f"cloud-{number}"
+            folder.mkdir()
+            child = start_child(
+                f"cloud-{number}",
+                retailedge_command(
+                    "cloud",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--database-url",
+                    database_url,
+                    "--data-dir",
+                    str(folder),
+                ),
+                folder / "cloud.log",
+            )
+            children.append(child)
+            up = partial(_up, child, url)
+            wait_until(up, 60, "cloud /healthz")
+            urls.append(url)
         admin = asyncio.run(_admin_key(database_url))
-        statuses, nodes = asyncio.run(_race(url, admin))
+        statuses, nodes = asyncio.run(_race(urls, admin))
     finally:
-        stop_gently(child)
+        for child in children:
+            stop_gently(child)
     sold = LAST_UNITS_NEAR + LAST_UNITS_DC
     assert statuses == {"allocated": sold, "failed": CLIENTS - sold}
     assert nodes == {FW_XUHUI: LAST_UNITS_NEAR, DC: LAST_UNITS_DC, "": CLIENTS - sold}
