@@ -38,6 +38,7 @@ from cloud.routes import rider as rider_routes
 from cloud.routes import service_rules as service_rules_routes
 from cloud.routes import tracking as tracking_routes
 from cloud.routes import webhooks as webhook_routes
+from cloud.services import outbound_match
 from cloud.services.dispatch_loop import DispatchLoop
 from cloud.services.placement_queue import PlacementQueue
 from cloud.settings import Settings
@@ -52,7 +53,10 @@ def create_app(settings: Settings) -> FastAPI:
     events work; ``app.state.database.dispose()`` releases it (the lifespan does on shutdown).
     """
     settings.ensure_data_dir()
-    database = Database(settings.resolved_database_url)
+    database = Database(
+        settings.resolved_database_url,
+        session_info=outbound_match.session_info(settings.rfid_match_window_min),
+    )
     telemetry = make_telemetry_store(settings, database.sessions)
     projector = StockProjector(database)
 

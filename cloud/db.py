@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import event
@@ -37,17 +38,23 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, info: Mapping[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; each starts with a copy of ``info`` as its ``Session.info``."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=dict(info or {}))
 
 
 class Database:
-    """An engine and its session factory, owned by one app or one CLI command."""
+    """An engine and its session factory, owned by one app or one CLI command.
 
-    def __init__(self, url: str) -> None:
+    ``session_info`` carries settings that services read from the session they are given
+    (e.g. :func:`cloud.services.outbound_match.session_info`)."""
+
+    def __init__(self, url: str, *, session_info: Mapping[str, Any] | None = None) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.sessions = session_factory(self.engine)
+        self.sessions = session_factory(self.engine, session_info)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

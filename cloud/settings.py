@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
+DEFAULT_RFID_MATCH_WINDOW_MIN = 30.0
 
 
 class Settings(BaseSettings):
@@ -66,6 +67,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Outbox backlog at which ingest answers 503 so gateways keep buffering.",
     )
+    rfid_match_window_min: float = Field(
+        default=DEFAULT_RFID_MATCH_WINDOW_MIN,
+        gt=0,
+        le=24 * 60,
+        description="Minutes between a dock door's RFID out and an order's dispatch of the same "
+        "SKU at the node within which the two are taken for the same units (booked once).",
+    )
 
     dispatch_interval_s: float = Field(
         default=20.0,
@@ -75,6 +83,11 @@ class Settings(BaseSettings):
     )
     dispatch_budget_s: float = Field(
         default=1.0, gt=0, le=30, description="Hard time budget of one re-plan (seconds)."
+    )
+    dispatch_background: bool = Field(
+        default=True,
+        description="While the dispatch loop runs, solve its newest snapshot from scratch in a "
+        "worker process between re-plans; the next re-plan adopts those routes when better.",
     )
     dispatch_max_late_min: float = Field(
         default=30.0,

@@ -11,10 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models import Base, JSONType, UTCDateTime
+
+# A ledger-sized id: BIGINT, but INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements).
+_ROW_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class StockLevel(Base):
@@ -151,3 +162,49 @@ class EpcState(Base):
     # The tag event that set this state: "tag:<gateway_id>:<seq>".
     source_ref: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboundOpen(Base):
+    """Units one side took off on-hand as they left a node — a dock door's ``rfid_out``
+    (side ``door``) or an order's ``consume`` (side ``order``) — that the other side may
+    still match within the window around ``at`` (the door pass or the dispatch)."""
+
+    __tablename__ = "outbound_open"
+    __table_args__ = (
+        CheckConstraint("open_quantity >= 0", name="open_quantity_not_negative"),
+        Index(None, "node_id", "sku_id", "side", "at"),
+    )
+
+    # The movement that took the units off on-hand.
+    movement_id: Mapped[int] = mapped_column(
+        _ROW_ID, ForeignKey("stock_movements.id"), primary_key=True
+    )
+    node_id: Mapped[str] = mapped_column(String(64), ForeignKey("nodes.id"))
+    sku_id: Mapped[str] = mapped_column(String(64), ForeignKey("skus.id"))
+    # door | order
+    side: Mapped[str] = mapped_column(String(8))
+    order_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("orders.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    quantity: Mapped[int] = mapped_column(Integer)
+    open_quantity: Mapped[int] = mapped_column(Integer)
+
+
+class OutboundMatch(Base):
+    """Units a dock door's tag event and an order's dispatch both saw leave: booked off
+    on-hand once, by whichever of the two movements came first."""
+
+    __tablename__ = "outbound_matches"
+    __table_args__ = (Index(None, "order_id"),)
+
+    node_id: Mapped[str] = mapped_column(String(64), ForeignKey("nodes.id"))
+    sku_id: Mapped[str] = mapped_column(String(64), ForeignKey("skus.id"))
+    # The tag event's movement (rfid_out or rfid_out_matched) and the order's consume.
+    door_movement_id: Mapped[int] = mapped_column(
+        _ROW_ID, ForeignKey("stock_movements.id"), primary_key=True
+    )
+    order_movement_id: Mapped[int] = mapped_column(
+        _ROW_ID, ForeignKey("stock_movements.id"), primary_key=True
+    )
+    order_id: Mapped[str] = mapped_column(String(64), ForeignKey("orders.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime())

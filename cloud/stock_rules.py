@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,6 +31,8 @@ class MovementKind(StrEnum):
     TRANSFER_IN = "transfer_in"
     RFID_IN = "rfid_in"
     RFID_OUT = "rfid_out"
+    # A dock-door out whose units an order's dispatch already took off on-hand.
+    RFID_OUT_MATCHED = "rfid_out_matched"
     RESERVE = "reserve"
     RELEASE = "release"
     CONSUME = "consume"
@@ -75,6 +77,7 @@ _UNIT_DELTAS: dict[MovementKind, Delta] = {
     MovementKind.TRANSFER_IN: Delta(on_hand=1),
     MovementKind.RFID_IN: Delta(on_hand=1),
     MovementKind.RFID_OUT: Delta(on_hand=-1),
+    MovementKind.RFID_OUT_MATCHED: Delta(),
     MovementKind.RESERVE: Delta(reserved=1),
     MovementKind.RELEASE: Delta(reserved=-1),
     MovementKind.CONSUME: Delta(on_hand=-1, reserved=-1),
@@ -228,6 +231,27 @@ def alarm_subject_names(subject: str, evidence: Mapping[str, Any]) -> tuple[str,
 class Line:
     sku_id: str
     quantity: int
+
+
+class OutboundSide(StrEnum):
+    """Which booking took units off on-hand as they left a node."""
+
+    DOOR = "door"  # an ``rfid_out`` from a dock-door tag event
+    ORDER = "order"  # an order's ``consume`` at dispatch
+
+
+def take_oldest_first(quantity: int, open_quantities: Sequence[int]) -> list[int]:
+    """How many of ``quantity`` units each open quantity (oldest first) covers: as many as it
+    has, until ``quantity`` is covered; zeros after that."""
+    if quantity < 0 or any(open_ < 0 for open_ in open_quantities):
+        raise ValueError("quantities must not be negative")
+    taken: list[int] = []
+    left = quantity
+    for open_ in open_quantities:
+        take = min(open_, left)
+        taken.append(take)
+        left -= take
+    return taken
 
 
 def units(lines: list[Line], *, packs: Mapping[str, tuple[str, int]]) -> list[Line]:

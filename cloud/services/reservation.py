@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.api_error import ApiError
 from cloud.order_models import AllocationDecision
+from cloud.services import outbound_match
+from cloud.services.outbound_match import Claim
 from cloud.stock_models import Reservation, StockLevel, StockMovement
 
 SOURCE: Final = "order"
@@ -75,6 +77,7 @@ def movement_row(
     deltas: tuple[int, int],
     actor: str,
     now: datetime,
+    note: str | None = None,
 ) -> dict[str, Any]:
     delta_on_hand, delta_reserved = deltas
     content = {
@@ -96,7 +99,7 @@ def movement_row(
         "source": SOURCE,
         "source_ref": order_id,
         "actor": actor,
-        "note": None,
+        "note": note,
         "created_at": now,
     }
 
@@ -231,8 +234,17 @@ async def release_order(
 async def consume_order(
     *, session: AsyncSession, order_id: str, now: datetime, actor: str
 ) -> list[Pick]:
-    """At dispatch: the held units leave the node (on_hand -= q, reserved -= q)."""
+    """At dispatch: the held units leave the node (on_hand -= q, reserved -= q), except
+    units a dock door already booked out (:mod:`cloud.services.outbound_match`): for those
+    only reserved -= q."""
     return await _finish(session, order_id, "consume", now, actor)
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    pick: Pick
+    off_hand: int  # units taken off on-hand (0 when released)
+    claims: list[Claim]  # dock-door passes that had already booked units out
 
 
 async def _finish(
@@ -242,60 +254,107 @@ async def _finish(
     if not picks:
         return []
     generation = await allocation_generation(session=session, order_id=order_id)
-    state = "released" if action == "release" else "consumed"
-    on_hand_delta = 0 if action == "release" else 1
-    done: list[Pick] = []
+    consuming = action == "consume"
+    done: list[_Finished] = []
     for pick in picks:
-        claimed = await session.execute(
-            update(_RESERVATIONS)
-            .where(
-                _RESERVATIONS.c.order_id == order_id,
-                _RESERVATIONS.c.node_id == pick.node_id,
-                _RESERVATIONS.c.sku_id == pick.sku_id,
-                _RESERVATIONS.c.state == "held",
-            )
-            .values(state=state, updated_at=now)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if not await _close_reservation(session, order_id, pick, consuming, now):
             continue  # another request finished it first
-        result = await session.execute(
-            update(_LEVELS)
-            .where(
-                and_(
-                    _LEVELS.c.node_id == pick.node_id,
-                    _LEVELS.c.sku_id == pick.sku_id,
-                    _LEVELS.c.reserved >= pick.quantity,
-                    _LEVELS.c.on_hand >= pick.quantity * on_hand_delta,
-                )
+        claims: list[Claim] = []
+        if consuming:
+            claims = await outbound_match.match_dispatch(
+                session, node_id=pick.node_id, sku_id=pick.sku_id, quantity=pick.quantity, now=now
             )
-            .values(
-                reserved=_LEVELS.c.reserved - pick.quantity,
-                on_hand=_LEVELS.c.on_hand - pick.quantity * on_hand_delta,
-                updated_at=now,
-            )
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError(
-                409,
-                "stock_inconsistent",
-                f"order {order_id}: {pick.node_id}/{pick.sku_id} holds fewer units than the "
-                f"order's reservation of {pick.quantity}; count the stock and retry",
-            )
-        done.append(pick)
+        off_hand = pick.quantity - outbound_match.matched_quantity(claims) if consuming else 0
+        await _take(session, order_id, pick, off_hand, now)
+        done.append(_Finished(pick, off_hand, claims))
     if done:
-        await session.execute(
-            insert(_MOVEMENTS),
-            [
-                movement_row(
-                    order_id=order_id,
-                    action=action,
-                    pick=pick,
-                    generation=generation,
-                    deltas=(-pick.quantity * on_hand_delta, -pick.quantity),
-                    actor=actor,
-                    now=now,
-                )
-                for pick in done
-            ],
+        await _store_movements(session, order_id, action, generation, done, actor, now)
+    return [finished.pick for finished in done]
+
+
+async def _close_reservation(
+    session: AsyncSession, order_id: str, pick: Pick, consuming: bool, now: datetime
+) -> bool:
+    """Mark the held reservation consumed or released; False if it is no longer held."""
+    closed = await session.execute(
+        update(_RESERVATIONS)
+        .where(
+            _RESERVATIONS.c.order_id == order_id,
+            _RESERVATIONS.c.node_id == pick.node_id,
+            _RESERVATIONS.c.sku_id == pick.sku_id,
+            _RESERVATIONS.c.state == "held",
         )
-    return done
+        .values(state="consumed" if consuming else "released", updated_at=now)
+    )
+    return bool(closed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _take(
+    session: AsyncSession, order_id: str, pick: Pick, off_hand: int, now: datetime
+) -> None:
+    """reserved -= the pick, on_hand -= ``off_hand``, only if the balance holds them."""
+    result = await session.execute(
+        update(_LEVELS)
+        .where(
+            and_(
+                _LEVELS.c.node_id == pick.node_id,
+                _LEVELS.c.sku_id == pick.sku_id,
+                _LEVELS.c.reserved >= pick.quantity,
+                _LEVELS.c.on_hand >= off_hand,
+            )
+        )
+        .values(
+            reserved=_LEVELS.c.reserved - pick.quantity,
+            on_hand=_LEVELS.c.on_hand - off_hand,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ApiError(
+            409,
+            "stock_inconsistent",
+            f"order {order_id}: {pick.node_id}/{pick.sku_id} holds fewer units than the "
+            f"order's reservation of {pick.quantity}; count the stock and retry",
+        )
+
+
+async def _store_movements(
+    session: AsyncSession,
+    order_id: str,
+    action: str,
+    generation: int,
+    done: list[_Finished],
+    actor: str,
+    now: datetime,
+) -> None:
+    """One movement per finished pick; a consume's matches and open units are stored too."""
+    rows = [
+        movement_row(
+            order_id=order_id,
+            action=action,
+            pick=finished.pick,
+            generation=generation,
+            deltas=(-finished.off_hand, -finished.pick.quantity),
+            actor=actor,
+            now=now,
+            note=outbound_match.dispatch_note(finished.claims),
+        )
+        for finished in done
+    ]
+    if action != "consume":
+        await session.execute(insert(_MOVEMENTS), rows)
+        return
+    stored = await session.execute(
+        insert(_MOVEMENTS).returning(_MOVEMENTS.c.id, sort_by_parameter_order=True), rows
+    )
+    for finished, movement_id in zip(done, stored.scalars().all(), strict=True):
+        await outbound_match.record_dispatch(
+            session,
+            order_id=order_id,
+            movement_id=movement_id,
+            node_id=finished.pick.node_id,
+            sku_id=finished.pick.sku_id,
+            quantity=finished.pick.quantity,
+            claims=finished.claims,
+            now=now,
+        )

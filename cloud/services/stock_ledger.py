@@ -123,7 +123,7 @@ def _row_values(spec: MovementSpec, delta: Delta, now: datetime) -> dict[str, ob
     }
 
 
-async def _existing(session: AsyncSession, spec: MovementSpec) -> Applied | None:
+async def existing_movement(session: AsyncSession, spec: MovementSpec) -> Applied | None:
     """The movement already stored under ``spec.key`` (a replay), None if there is none;
     raises :class:`IdempotencyConflict` if it was stored for other content."""
     row = (
@@ -147,6 +147,19 @@ async def _existing(session: AsyncSession, spec: MovementSpec) -> Applied | None
 
 def _at(spec: MovementSpec) -> list[ColumnElement[bool]]:
     return [LEVELS.c.node_id == spec.node_id, LEVELS.c.sku_id == spec.sku_id]
+
+
+async def lock_level(session: AsyncSession, *, node_id: str, sku_id: str, now: datetime) -> None:
+    """Lock the (node, SKU) balance row until the transaction ends (creating it if missing),
+    so what the caller reads next includes every change committed to this balance."""
+    statement = (
+        update(LEVELS)
+        .where(LEVELS.c.node_id == node_id, LEVELS.c.sku_id == sku_id)
+        .values(updated_at=now)
+    )
+    if (await session.execute(statement)).rowcount != 1:  # type: ignore[attr-defined]
+        await ensure_level(session, node_id=node_id, sku_id=sku_id, now=now)
+        await session.execute(statement)
 
 
 def guards(delta: Delta) -> list[ColumnElement[bool]]:
@@ -188,7 +201,7 @@ async def apply_movement(
         )
     ).scalar_one_or_none()
     if inserted is None:
-        existing = await _existing(session, spec)
+        existing = await existing_movement(session, spec)
         assert existing is not None, f"movement {spec.key} conflicted but is not stored"
         return existing
     values: dict[str, object] = {
@@ -228,8 +241,7 @@ async def apply_computed_movement(
     The balance row is locked first (an UPDATE), the movement row is inserted with
     ``INSERT ... SELECT`` computing the delta, and the balance moves by that stored delta.
     """
-    await ensure_level(session, node_id=spec.node_id, sku_id=spec.sku_id, now=now)
-    await session.execute(update(LEVELS).where(*_at(spec)).values(updated_at=now))
+    await lock_level(session, node_id=spec.node_id, sku_id=spec.sku_id, now=now)
     available = LEVELS.c.on_hand - LEVELS.c.reserved - LEVELS.c.on_hold
     conditions = _at(spec)
     if target == "count":
@@ -264,7 +276,7 @@ async def apply_computed_movement(
         )
     ).one_or_none()
     if inserted is None:
-        return await _existing(session, spec)
+        return await existing_movement(session, spec)
     delta = Delta(on_hand=inserted.delta_on_hand, on_hold=inserted.delta_on_hold)
     await session.execute(
         update(LEVELS)

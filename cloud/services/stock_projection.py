@@ -4,6 +4,8 @@ Each function applies one stored record at the node its gateway is installed at,
 :class:`Rejected` with a reason code and message (the projector records it as a stock
 exception and moves on). Movement keys are ``scan:<gateway>:<seq>`` / ``tag:<gateway>:<seq>``
 (with ``:<sku>`` appended when a pallet manifest yields several SKUs), so replays are no-ops.
+A dock-door ``out`` goes through :mod:`cloud.services.outbound_match`, so units an order's
+dispatch already took off on-hand are not taken again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.catalog_models import StorageZone
 from cloud.models import AlarmRow, ScanRow, TagEventRow
 from cloud.services import stock_lookup
+from cloud.services.outbound_match import book_door_out
 from cloud.services.sql import upsert_insert
 from cloud.services.stock_exceptions import record_shortfall
 from cloud.services.stock_holds import open_hold
@@ -222,9 +225,14 @@ async def apply_tag_event(
             actor=row.reader_id,
             note=f"{row.zone} {direction}",
         )
-        applied = await apply_movement(
-            session, spec=spec, delta=delta_for(kind, line.quantity), now=now
-        )
+        if kind is MovementKind.RFID_OUT:
+            applied = await book_door_out(
+                session, spec=spec, quantity=line.quantity, at=row.time, now=now
+            )
+        else:
+            applied = await apply_movement(
+                session, spec=spec, delta=delta_for(kind, line.quantity), now=now
+            )
         if not applied.replayed:
             outcome = Outcome.APPLIED
     return outcome

@@ -17,6 +17,7 @@ from cloud.stock_rules import (
     fingerprint,
     opens_hold,
     parse_stock_code,
+    take_oldest_first,
     units,
 )
 from firmware_bridge.epc_encode import encode_grai96
@@ -39,6 +40,7 @@ WATER_GTIN = "06901234500011"
         (MovementKind.TRANSFER_IN, Delta(on_hand=3)),
         (MovementKind.RFID_IN, Delta(on_hand=3)),
         (MovementKind.RFID_OUT, Delta(on_hand=-3)),
+        (MovementKind.RFID_OUT_MATCHED, Delta()),
         (MovementKind.RESERVE, Delta(reserved=3)),
         (MovementKind.RELEASE, Delta(reserved=-3)),
         (MovementKind.CONSUME, Delta(on_hand=-3, reserved=-3)),
@@ -49,6 +51,28 @@ WATER_GTIN = "06901234500011"
 )
 def test_delta_of_three_units(kind: MovementKind, expected: Delta) -> None:
     assert delta_for(kind, 3) == expected
+
+
+@pytest.mark.parametrize(
+    ("quantity", "open_quantities", "taken"),
+    [
+        (3, [], []),
+        (3, [1, 1, 1, 1], [1, 1, 1, 0]),
+        (3, [2, 5], [2, 1]),
+        (3, [0, 24], [0, 3]),
+        (30, [24, 2], [24, 2]),
+        (0, [4], [0]),
+    ],
+)
+def test_take_oldest_first(quantity: int, open_quantities: list[int], taken: list[int]) -> None:
+    assert take_oldest_first(quantity, open_quantities) == taken
+
+
+def test_take_oldest_first_refuses_negative_quantities() -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        take_oldest_first(-1, [1])
+    with pytest.raises(ValueError, match="must not be negative"):
+        take_oldest_first(1, [-1])
 
 
 def test_count_adjust_has_no_fixed_delta_and_quantities_are_not_negative() -> None:
