@@ -55,6 +55,7 @@ class LiveTask:
     carrier_refused: bool = False
     # Couriers that gave it back before pickup; it is not planned for them again.
     declined_by: frozenset[str] = frozenset()
+    priority: int = 0  # the order's, from the member rules (0..100)
 
 
 def _state(task: LiveTask) -> TaskState:
@@ -88,6 +89,7 @@ def to_task(task: LiveTask) -> Task:
         state=state,
         rider_id=None if state is TaskState.OPEN else task.courier_id,
         picked_up_s=task.picked_up_at.timestamp() if task.picked_up_at else None,
+        priority=task.priority,
     )
 
 

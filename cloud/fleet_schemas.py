@@ -199,6 +199,37 @@ class DispatchRunOut(BaseModel):
     flags_raised: int
 
 
+class LatencyOut(BaseModel):
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+class BackgroundSolveOut(BaseModel):
+    enabled: bool = Field(
+        description="A from-scratch solve runs in a worker process between re-plans"
+    )
+    busy: bool = Field(description="A background solve is running now")
+    solves: int = Field(description="Background results handed to a re-plan")
+    adopted: int = Field(description="Re-plans whose plan grew from a background result")
+    last_error: str | None
+
+
+class DispatchStatsOut(BaseModel):
+    running: bool = Field(description="The loop runs on its cadence in this process")
+    interval_s: float
+    budget_s: float
+    replans: int = Field(description="Re-plans since this process started")
+    applied: int
+    kept_previous: int = Field(description="Re-plans that failed and kept the plan in force")
+    recent: int = Field(description="How many of the newest re-plans the latencies cover")
+    solve: LatencyOut = Field(description="Wall time of the planner (the critical path)")
+    round: LatencyOut = Field(description="Reading the fleet, solving and applying the plan")
+    last_replan_at: datetime | None
+    last_error: str | None
+    background: BackgroundSolveOut
+
+
 class TrackingLinkOut(BaseModel):
     token: str = Field(description="Shown once; only its SHA-256 is stored")
     path: str

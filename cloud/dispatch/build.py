@@ -25,12 +25,18 @@ from cloud.dispatch.engine import (
     Window,
 )
 from cloud.dispatch.eta import Point, TravelModel
-from cloud.dispatch.problem import Rider, StopKind, Task, TaskState
+from cloud.dispatch.problem import MAX_TASK_PRIORITY, Rider, StopKind, Task, TaskState
 
 RIDER_SKILL_BASE = 1_000_000
+OPEN_WORK_SKILL = RIDER_SKILL_BASE - 1  # only in solves where some riders take no open task
+# Engine priorities (0..100; the engine first serves the most priority it can, then the most
+# jobs, then the shortest routes): work with a rider outranks any open task, and an open task's
+# priority is its order's (member-rule) priority scaled to 0..60 plus up to 25 for urgency, so
+# an order with priority 50 (30) outranks a normal one however close to its promise (25).
 CARRIED_PRIORITY = 100
 ACCEPTED_PRIORITY = 90
-OPEN_PRIORITY_MAX = 60
+OPEN_MEMBER_SHARE = 60
+OPEN_URGENCY_SHARE = 25
 URGENT_SLACK_S = 1800.0
 
 
@@ -115,7 +121,8 @@ def priority(task: Task, earliest_drop_s: float) -> int:
         return ACCEPTED_PRIORITY
     slack = task.target_s - earliest_drop_s
     urgency = 1.0 - min(1.0, max(0.0, slack / URGENT_SLACK_S))
-    return round(OPEN_PRIORITY_MAX * urgency)
+    member = task.priority / MAX_TASK_PRIORITY
+    return round(OPEN_MEMBER_SHARE * member + OPEN_URGENCY_SHARE * urgency)
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,8 @@ class BuildRequest:
     pickup_not_before_s: Mapping[str, float]
     horizon_s: float
     durations: npt.NDArray[np.int64]  # over instance_points(riders, tasks)
+    # Riders that take no open task in this solve (only what they hold already).
+    holding_only: frozenset[str] = frozenset()
 
 
 def instance_points(riders: Sequence[Rider], tasks: Sequence[Task]) -> list[Point]:
@@ -158,6 +167,8 @@ def build_instance(request: BuildRequest) -> Instance:
         pinned = request.pins.get(task.id)
         if pinned is not None:
             needed |= {RIDER_SKILL_BASE + rider_index[pinned]}
+        if request.holding_only and task.state is TaskState.OPEN:
+            needed |= {OPEN_WORK_SKILL}
         pickup_loc, drop_loc = len(riders) + 2 * j, len(riders) + 2 * j + 1
         earliest = earliest_drop[task.id]
         tier = request.tiers.get(task.id, Tier.RELAXED)
@@ -195,6 +206,7 @@ def build_instance(request: BuildRequest) -> Instance:
         )
     engine_input = EngineInput(durations, (), tuple(shipments), tuple(drops))
     holding = {t.rider_id for t in tasks if t.state is not TaskState.OPEN}
+    open_work = frozenset({OPEN_WORK_SKILL}) if request.holding_only else frozenset()
     vehicles = tuple(
         EngineVehicle(
             id=i + 1,
@@ -204,7 +216,9 @@ def build_instance(request: BuildRequest) -> Instance:
                 horizon if rider.id in holding else rel(rider.shift_end_s),
             ),
             capacity=rider.capacity,
-            skills=frozenset(skills[s] for s in rider.skills) | {RIDER_SKILL_BASE + i},
+            skills=frozenset(skills[s] for s in rider.skills)
+            | {RIDER_SKILL_BASE + i}
+            | (frozenset() if rider.id in request.holding_only else open_work),
         )
         for i, rider in enumerate(riders)
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -83,7 +84,8 @@ class BackgroundImprover:
 
     ``submit`` hands over a snapshot when the worker is idle (else it is ignored: the next one will
     be newer); ``take`` returns a finished result once. A failed solve is kept in ``last_error`` and
-    never reaches the planner. Close it (or use it as a context manager) to stop the worker.
+    never reaches the planner. Close it (or use it as a context manager) to stop the worker; once
+    closed it takes no snapshot and hands out nothing (a re-plan still running may call it).
     """
 
     def __init__(
@@ -107,6 +109,8 @@ class BackgroundImprover:
         self.solved = 0
         self._pool = self._new_pool()
         self._future: Future[Improvement] | None = None
+        self.closed = False
+        self._guard = threading.Lock()  # a re-plan thread may submit while the owner closes
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the caller may run threads (an event loop, a solver thread)
@@ -119,11 +123,16 @@ class BackgroundImprover:
 
     @property
     def busy(self) -> bool:
-        return self._future is not None and not self._future.done()
+        future = self._future
+        return future is not None and not future.done()
 
     def submit(self, request: BuildRequest) -> bool:
         """Start solving ``request`` from scratch unless a solve is running; True if started."""
-        if self.busy:
+        with self._guard:
+            return self._submit(request)
+
+    def _submit(self, request: BuildRequest) -> bool:
+        if self.busy or self.closed:
             return False
         if self._future is not None:
             self._collect()  # finished but not taken: a newer snapshot replaces it
@@ -140,16 +149,18 @@ class BackgroundImprover:
 
     def take(self) -> Improvement | None:
         """The finished result not yet taken, if any."""
-        if self._future is None or not self._future.done():
-            return None
-        return self._collect()
+        with self._guard:
+            if self.closed or self._future is None or not self._future.done():
+                return None
+            return self._collect()
 
     def wait(self, timeout_s: float) -> bool:
         """Block until the running solve ends or ``timeout_s`` passes; True if none is running."""
-        if self._future is None:
+        future = self._future
+        if future is None:
             return True
         try:
-            self._future.exception(timeout=timeout_s)
+            future.exception(timeout=timeout_s)
         except TimeoutError:
             return False
         return True
@@ -175,8 +186,12 @@ class BackgroundImprover:
             process.join(timeout=5)
 
     def close(self) -> None:
-        self._future = None
-        self._stop_pool()
+        with self._guard:
+            if self.closed:
+                return
+            self.closed = True
+            self._future = None
+            self._stop_pool()
 
     def __enter__(self) -> BackgroundImprover:
         return self

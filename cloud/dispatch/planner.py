@@ -3,14 +3,16 @@
 Passes (each bounded by what is left of the budget, the best solution found so far always kept):
 
 1. every task's drop window ends at its target (or its limit, or nowhere, when the target cannot be
-   met even on a direct trip); tasks close to their target get a higher priority;
+   met even on a direct trip); the order's own priority and closeness to the target raise a task's
+   engine priority (who is served when not all can be);
 2. what pass 1 left unassigned is relaxed: to its limit when a carrier takes overflow, else
    without a deadline (late beats never: lateness instead of infeasibility when the fleet is short);
 3. food and chilled goods that would ride longer than their limit get a later earliest pickup.
 
 Churn: tasks accepted or on board are pinned to their rider. When the previous plan put open tasks
 on riders, a "sticky" solve keeps them there and a free solve may move them; the free plan wins only
-if it assigns more or saves more than ``reassign_gain_s`` of travel per task it moves.
+if it serves more (priority, then tasks) or saves more than ``reassign_gain_s`` of travel per task
+it moves (any saving when it moves none).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class PlanOutcome:
     elapsed_s: float
     solves: int
     engine_input: EngineInput | None = None  # of the plan's last solve (for benchmarks)
+    background_adopted: bool = False  # the plan grew from a background solve's routes
 
 
 @dataclass
@@ -83,6 +86,15 @@ class _Attempt:
 
     def assigned(self) -> int:
         return len(self.instance.tasks) - len(self.solution.unassigned)
+
+    def served(self) -> tuple[int, int]:
+        """What the engine maximises before cost: the priority served, then the tasks."""
+        jobs = self.instance.engine_input
+        unassigned = self.solution.unassigned
+        priority = sum(s.priority for s in jobs.shipments if s.id not in unassigned) + sum(
+            d.priority for d in jobs.drops if d.id not in unassigned
+        )
+        return priority, self.assigned()
 
 
 class _Clock:
@@ -123,7 +135,7 @@ class Planner:
         if self.config.carrier_overflow:
             tasks, direct = self._beyond_reach(problem, tasks)
         try:
-            attempt, reassigned = self._best_attempt(problem, tasks, previous, clock)
+            attempt, reassigned, adopted = self._best_attempt(problem, tasks, previous, clock)
             plan = self._to_plan(attempt)
             _check_plan(plan, tasks)
             if direct:
@@ -139,6 +151,7 @@ class Planner:
             clock.elapsed(),
             clock.solves,
             attempt.instance.engine_input,
+            adopted,
         )
 
     def _beyond_reach(
@@ -157,16 +170,20 @@ class Planner:
 
     def _best_attempt(
         self, problem: Problem, tasks: tuple[Task, ...], previous: Plan | None, clock: _Clock
-    ) -> tuple[_Attempt, tuple[str, ...]]:
+    ) -> tuple[_Attempt, tuple[str, ...], bool]:
+        """The plan's attempt, the open tasks it moved off their rider, and whether it grew from
+        a background result."""
         riders = tuple(active_riders(problem.riders, tasks, problem.now_s))
         rider_ids = {r.id for r in riders}
         durations = self.travel.duration_matrix_s(instance_points(riders, tasks), problem.now_s)
         earliest = earliest_drops_s(riders, tasks, durations, problem.now_s)
         tiers = {t.id: initial_tier(t, earliest[t.id]) for t in tasks}
         if previous is not None:
-            # A task already planned late (or left out) stays relaxed: one pass, not two, each time.
+            # A task already planned late (or left out) stays relaxed: one pass, not two, each
+            # time; a priority task competes for its promise again while it can still make it.
+            prioritised = {t.id for t in tasks if t.priority > 0}
             for task_id in (*previous.late, *previous.unassigned):
-                if task_id in tiers:
+                if task_id in tiers and task_id not in prioritised:
                     tiers[task_id] = max(tiers[task_id], self._relaxed_tier())
         locked = {t.id: t.rider_id for t in tasks if t.state is not TaskState.OPEN and t.rider_id}
         seeds: dict[str, list[tuple[str, StopKind]]] = {}
@@ -210,20 +227,22 @@ class Planner:
                     raise
         if self.improver is not None:
             self.improver.submit(replace(base, seeds={}))
+        adopted = False
         if free is not None:
             moved = _moved(free, open_kept)
             if best is None or self._free_wins(best, free, len(moved)):
-                best = free
+                best, adopted = free, fresh is not None
             else:
                 moved = ()
         assert best is not None
-        return self._repair_rides(self._relax(best, clock), clock), moved
+        planned = self._keep_goods_on_board(self._relax(best, clock), clock)
+        return self._repair_rides(planned, clock), moved, adopted
 
     def _free_wins(self, sticky: _Attempt, free: _Attempt, moved: int) -> bool:
-        if free.assigned() != sticky.assigned():
-            return free.assigned() > sticky.assigned()
+        if free.served() != sticky.served():
+            return free.served() > sticky.served()
         gain = sticky.solution.cost - free.solution.cost
-        return moved == 0 or gain > self.config.reassign_gain_s * moved
+        return gain >= 0 if moved == 0 else gain > self.config.reassign_gain_s * moved
 
     def _relaxed_tier(self) -> Tier:
         return Tier.DEADLINE if self.config.carrier_overflow else Tier.RELAXED
@@ -246,18 +265,37 @@ class Planner:
         tiers = dict(request.tiers)
         for jid in attempt.solution.unassigned:
             task = attempt.instance.task_for_job(jid)
-            if tiers[task.id] < relaxed_tier or task.state is TaskState.CARRIED:
-                tiers[task.id] = max(relaxed_tier, tiers[task.id])
-                if task.state is TaskState.CARRIED:
-                    tiers[task.id] = Tier.RELAXED
+            tiers[task.id] = max(relaxed_tier, tiers[task.id])
+            if task.state is TaskState.CARRIED:
+                tiers[task.id] = Tier.RELAXED
         if tiers == dict(request.tiers):
             return attempt
-        relaxed = replace(request, tiers=tiers, seeds=_seeds_of(attempt))
+        relaxed = replace(request, tiers=tiers, seeds=_seeds_with_goods_first(attempt))
         try:
             second = self._solve(relaxed, clock, 1.0)
         except SolverError:
             return attempt
-        return second if second.assigned() >= attempt.assigned() else attempt
+        return second if second.served() >= attempt.served() else attempt
+
+    def _keep_goods_on_board(self, attempt: _Attempt, clock: _Clock) -> _Attempt:
+        """Goods on board that the plan still leaves out: the engine counts only planned drops
+        as load and tends to keep the pickups planned in their room, so their rider takes no
+        new work this time (the next re-plan starts from a route with every drop on it)."""
+        left_out = _carried_left_out(attempt)
+        if not left_out or clock.left() <= 0:
+            return attempt
+        request = replace(
+            attempt.request,
+            tiers={**attempt.request.tiers, **{t.id: Tier.RELAXED for t in left_out}},
+            seeds=_seeds_with_goods_first(attempt),
+            holding_only=attempt.request.holding_only
+            | {t.rider_id for t in left_out if t.rider_id is not None},
+        )
+        try:
+            kept = self._solve(request, clock, 1.0)
+        except SolverError:
+            return attempt
+        return kept if kept.served() >= attempt.served() else attempt
 
     def _repair_rides(self, attempt: _Attempt, clock: _Clock) -> _Attempt:
         later: dict[str, float] = {}
@@ -275,7 +313,7 @@ class Planner:
         except SolverError:
             return attempt
         fixed = self._to_plan(repaired)
-        better = repaired.assigned() >= attempt.assigned() and len(fixed.ride_violations) < len(
+        better = repaired.served() >= attempt.served() and len(fixed.ride_violations) < len(
             plan.ride_violations
         )
         return repaired if better else attempt
@@ -342,6 +380,21 @@ def _seeds_of(attempt: _Attempt) -> Mapping[str, list[tuple[str, StopKind]]]:
             )
             for s in steps
         ]
+    return seeds
+
+
+def _carried_left_out(attempt: _Attempt) -> list[Task]:
+    tasks = (attempt.instance.task_for_job(jid) for jid in sorted(attempt.solution.unassigned))
+    return [task for task in tasks if task.state is TaskState.CARRIED]
+
+
+def _seeds_with_goods_first(attempt: _Attempt) -> dict[str, list[tuple[str, StopKind]]]:
+    """The attempt's routes, each rider starting with the drops of goods on board that it
+    left out (the engine fits them back more readily; the seed is cut where it breaks a rule)."""
+    seeds = dict(_seeds_of(attempt))
+    for task in _carried_left_out(attempt):
+        assert task.rider_id is not None
+        seeds[task.rider_id] = [(task.id, StopKind.DROPOFF), *seeds.get(task.rider_id, [])]
     return seeds
 
 

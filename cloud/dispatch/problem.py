@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from cloud.dispatch.eta import Point
 
+MAX_TASK_PRIORITY = 100
+
 
 class TaskState(StrEnum):
     OPEN = "open"  # not yet with a rider; any suitable rider may get it
@@ -39,7 +41,9 @@ class Rider:
 @dataclass(frozen=True)
 class Task:
     """A pickup-and-drop: ``target_s`` is the promised time (on time if dropped by then),
-    ``deadline_s`` the latest acceptable drop for an own rider (beyond it: late, or a carrier)."""
+    ``deadline_s`` the latest acceptable drop for an own rider (beyond it: late, or a carrier).
+    ``priority`` (0..100, from the member rules) decides who is served first when the fleet is
+    short."""
 
     id: str
     pickup: Point
@@ -55,6 +59,7 @@ class Task:
     state: TaskState = TaskState.OPEN
     rider_id: str | None = None
     picked_up_s: float | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,8 @@ def _task_fault(task: Task, riders: set[str], seen: set[str]) -> tuple[str, str]
         return ("target_s", f"{task.target_s} is after deadline_s {task.deadline_s}")
     if task.pickup_service_s < 0 or task.dropoff_service_s < 0:
         return ("service", "service times must not be negative")
+    if not 0 <= task.priority <= MAX_TASK_PRIORITY:
+        return ("priority", f"must be 0..{MAX_TASK_PRIORITY}, got {task.priority}")
     if task.size < 1:
         return ("size", f"must be at least 1, got {task.size}")
     if task.max_ride_s is not None and not (_finite(task.max_ride_s) and task.max_ride_s > 0):

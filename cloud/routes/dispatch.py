@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 
 from cloud.api_error import ApiError
 from cloud.deps import AdminOrOperator, RoleDocumentedRoute, SessionDep
-from cloud.fleet_schemas import DispatchRunOut, FlagOut, PlanOut, TaskOut
+from cloud.fleet_schemas import DispatchRunOut, DispatchStatsOut, FlagOut, PlanOut, TaskOut
 from cloud.routes.orders import request_time
 from cloud.services import delivery_tasks, dispatch_reads
 from cloud.services.carrier_shipments import apply_callback
@@ -36,6 +36,13 @@ async def get_plan(_: AdminOrOperator, session: SessionDep) -> PlanOut:
 async def run_dispatch(request: Request, _: AdminOrOperator) -> DispatchRunOut:
     """Re-plan now (the loop also runs on its cadence and when orders arrive)."""
     return await dispatch_loop(request).run_once(request_time(request))
+
+
+@router.get("/dispatch/stats", response_model=DispatchStatsOut)
+async def get_stats(request: Request, _: AdminOrOperator) -> DispatchStatsOut:
+    """This process's dispatch loop: re-plan latency p50/p99/max over its newest re-plans,
+    counts since it started, and the background solve's state."""
+    return dispatch_loop(request).stats_out()
 
 
 @router.get("/dispatch/flags", response_model=list[FlagOut])

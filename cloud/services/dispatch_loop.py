@@ -15,7 +15,10 @@ One run (:meth:`DispatchLoop.run_once`):
 
 The background task runs a re-plan every ``dispatch_interval_s`` and, within
 :data:`EVENT_POLL_S`, when new orders are waiting for a task or :meth:`DispatchLoop.notify` is
-called (a rider gave a task back, a courier was registered).
+called (a rider gave a task back, a courier was registered). While it runs (and
+``dispatch_background`` is on), every re-plan also hands its snapshot to a from-scratch solve in
+a worker process (:mod:`cloud.dispatch.improver`); a later re-plan adopts that result through
+the planner's churn rule, so the plan in force never regresses and locked work never moves.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from cloud.catalog_models import Node
 from cloud.db import Database
 from cloud.dispatch.engine import RoutingEngine
 from cloud.dispatch.eta import GpsFix, Point, SpeedModel, TravelModel
+from cloud.dispatch.improver import BackgroundImprover
 from cloud.dispatch.planner import Planner, PlannerConfig, PlanOutcome
 from cloud.dispatch.problem import Plan, Problem
 from cloud.dispatch_live import (
@@ -51,9 +55,15 @@ from cloud.dispatch_live import (
     plan_from_json,
     plan_json,
 )
+from cloud.dispatch_stats import LatencySummary, ReplanStats
 from cloud.fleet_models import DeliveryTask, DispatchPlanRow
 from cloud.fleet_rules import current_shift
-from cloud.fleet_schemas import DispatchRunOut
+from cloud.fleet_schemas import (
+    BackgroundSolveOut,
+    DispatchRunOut,
+    DispatchStatsOut,
+    LatencyOut,
+)
 from cloud.order_models import OrderLine
 from cloud.services.carrier_shipments import (
     REFUSED,
@@ -113,6 +123,9 @@ class DispatchLoop:
             horizon=HORIZON,
         )
         self.speeds = SpeedModel(default_mps=settings.delivery_speed_kmh / 3.6)
+        self.background = settings.dispatch_background
+        self.improver: BackgroundImprover | None = None
+        self.stats = ReplanStats()
         self._engine = engine
         self._planner: Planner | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -142,6 +155,7 @@ class DispatchLoop:
                     carrier_overflow=self.carrier is not None,
                     horizon_s=HORIZON.total_seconds(),
                 ),
+                self.improver,
             )
         return self._planner
 
@@ -153,7 +167,17 @@ class DispatchLoop:
 
     async def start(self) -> None:
         if self.interval_s > 0 and self._task is None:
+            if self.background:
+                self.start_background_solve()
             self._task = asyncio.create_task(self._run(), name="dispatch-loop")
+
+    def start_background_solve(self) -> None:
+        """Hand every re-plan's snapshot to a from-scratch solve in a worker process (started
+        with the first snapshot); a re-plan without a new result then solves only once."""
+        if self.improver is None:
+            self.improver = BackgroundImprover()
+            if self._planner is not None:
+                self._planner.improver = self.improver
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -161,6 +185,11 @@ class DispatchLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        improver, self.improver = self.improver, None
+        if improver is not None:
+            if self._planner is not None:
+                self._planner.improver = None
+            await asyncio.to_thread(improver.close)  # waits a few seconds at most for the worker
 
     async def _run(self) -> None:
         last = 0.0
@@ -188,6 +217,7 @@ class DispatchLoop:
 
     async def run_once(self, now: datetime) -> DispatchRunOut:
         async with self._lock:
+            round_started = time.perf_counter()
             async with self.database.sessions.begin() as session:
                 snapshot = await self._read(session, now)
             couriers = [self._live_courier(c, now) for c in snapshot.couriers]
@@ -218,6 +248,15 @@ class DispatchLoop:
                     handed = await self._apply(session, outcome.plan, snapshot.tasks, now)
                     self.previous = outcome.plan
             plan = outcome.plan if outcome is not None and error is None else None
+            self.stats.record(
+                at=now,
+                solve_ms=solve_ms,
+                round_ms=(time.perf_counter() - round_started) * 1000,
+                error=error,
+                background_adopted=outcome is not None
+                and plan is outcome.plan
+                and outcome.background_adopted,
+            )
             return DispatchRunOut(
                 applied=plan is not None,
                 error=error,
@@ -229,6 +268,30 @@ class DispatchLoop:
                 created_tasks=snapshot.created,
                 flags_raised=snapshot.flags,
             )
+
+    def stats_out(self) -> DispatchStatsOut:
+        """The loop's figures since this process started (``GET /api/v1/dispatch/stats``)."""
+        stats, improver = self.stats, self.improver
+        return DispatchStatsOut(
+            running=self._task is not None,
+            interval_s=self.interval_s,
+            budget_s=self.budget_s,
+            replans=stats.replans,
+            applied=stats.applied,
+            kept_previous=stats.kept_previous,
+            recent=len(stats.solve_ms),
+            solve=_latency_out(stats.solve_latency()),
+            round=_latency_out(stats.round_latency()),
+            last_replan_at=stats.last_replan_at,
+            last_error=stats.last_error,
+            background=BackgroundSolveOut(
+                enabled=improver is not None,
+                busy=improver is not None and improver.busy,
+                solves=improver.solved if improver is not None else 0,
+                adopted=stats.background_adopted,
+                last_error=improver.last_error if improver is not None else None,
+            ),
+        )
 
     async def _read(self, session: AsyncSession, now: datetime) -> _Snapshot:
         for task, was in await close_tasks_of_closed_orders(session=session, now=now):
@@ -299,6 +362,7 @@ class DispatchLoop:
             picked_up_at=task.picked_up_at,
             carrier_refused=(task.failure_reason or "").startswith(REFUSED),
             declined_by=frozenset(task.declined_by),
+            priority=task.priority,
         )
 
     def _observe(self, couriers: Sequence[CourierLive]) -> None:
@@ -410,6 +474,16 @@ class DispatchLoop:
                     session=session, task=task, expect=(task.status,), values=values, now=now
                 )
         return handed
+
+
+def _latency_out(summary: LatencySummary) -> LatencyOut:
+    return LatencyOut(
+        p50_ms=_ms(summary.p50_ms), p99_ms=_ms(summary.p99_ms), max_ms=_ms(summary.max_ms)
+    )
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _moved(old: datetime | None, new: datetime) -> bool:

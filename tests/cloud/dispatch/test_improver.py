@@ -76,6 +76,9 @@ def test_worker_process_solves_snapshots_and_reports_failures() -> None:
         }
         assert improver.take() is None  # handed over once
         assert improver.solved == 1
+    # Closed (a re-plan still running may call it): no new snapshot, nothing handed out.
+    assert improver.closed and not improver.submit(_two_clusters())
+    assert improver.take() is None and not improver.busy
 
 
 @dataclass
@@ -133,7 +136,7 @@ def test_a_background_result_seeds_the_free_solve_and_wins_through_the_churn_rul
     engine, improver = _Recording(), _FakeImprover(fresh)
     planner = Planner(engine, travel(), PlannerConfig(reassign_gain_s=60.0), improver)
     outcome = planner.replan(problem, previous)
-    assert outcome.applied
+    assert outcome.applied and outcome.background_adopted
     assert outcome.plan.rider_of("w") == "a" and outcome.plan.rider_of("e") == "b"
     assert outcome.reassigned == ("e", "w")
     # First the sticky solve seeded with the plan in force, then the free one with the result.
@@ -155,6 +158,7 @@ def test_without_a_new_result_a_replan_solves_once_and_keeps_its_riders() -> Non
     planner = Planner(engine, travel(), PlannerConfig(reassign_gain_s=60.0), improver)
     outcome = planner.replan(problem, previous)
     assert outcome.applied and outcome.solves == 1 and len(engine.inputs) == 1
+    assert not outcome.background_adopted
     assert outcome.plan.rider_of("w") == "b" and outcome.plan.rider_of("e") == "a"
     assert outcome.reassigned == ()
     assert len(improver.submitted) == 1
@@ -166,5 +170,5 @@ def test_a_background_result_below_the_churn_threshold_is_not_adopted() -> None:
         VroomEngine(), travel(), PlannerConfig(reassign_gain_s=100_000.0), _FakeImprover(fresh)
     )
     outcome = planner.replan(problem, previous)
-    assert outcome.applied and outcome.reassigned == ()
+    assert outcome.applied and outcome.reassigned == () and not outcome.background_adopted
     assert outcome.plan.rider_of("w") == "b" and outcome.plan.rider_of("e") == "a"

@@ -4,6 +4,8 @@ carrier overflow, cold chain, ride limits, and failures that must leave the prev
 import itertools
 from dataclasses import replace
 
+import pytest
+
 from cloud.dispatch.engine import EngineInput, EngineSolution, EngineStep, SolverError, StepKind
 from cloud.dispatch.planner import Planner, PlannerConfig
 from cloud.dispatch.problem import Plan, PlannedStop, Problem, StopKind, TaskState
@@ -84,6 +86,42 @@ def test_carrier_takes_what_no_rider_can_make_in_time() -> None:
     assert outcome.plan.rider_of("far") is None and outcome.plan.rider_of("near") == "r"
     own = planner().replan(Problem(0, (r,), (near, far)), None)
     assert own.plan.rider_of("far") == "r" and "far" in own.plan.late
+
+
+_ON_BOARD = {"picked_up_s": 0.0, "state": TaskState.CARRIED, "rider_id": "r", "deadline_s": 7200}
+_GOODS_AND_NEW_WORK = {
+    # the relaxed pass fits the goods back when seeded with their drop first
+    "two": (
+        task("c0", east(0), east(-2450, -560), target_s=600, **_ON_BOARD),
+        task("c1", east(0), east(1420, 680), target_s=900, **_ON_BOARD),
+        task("o0", east(210), east(640, 160), target_s=900, deadline_s=7200),
+        task("o1", east(1000), east(1550, 610), target_s=1200, deadline_s=7200),
+    ),
+    # it does not: the rider takes no new work this time
+    "three": (
+        task("c0", east(0), east(2060, -160), target_s=600, **_ON_BOARD),
+        task("c1", east(0), east(-730, -1800), target_s=600, **_ON_BOARD),
+        task("c2", east(0), east(-1860, -760), target_s=300, **_ON_BOARD),
+        task("o0", east(-690), east(-1490, 620), target_s=2400, deadline_s=7200),
+        task("o1", east(570), east(1400, 860), target_s=2400, deadline_s=7200),
+    ),
+}
+
+
+@pytest.mark.parametrize("capacity", ["two", "three"])
+def test_goods_on_board_keep_their_room(capacity: str) -> None:
+    """Pass 1 cannot drop every order on board in time and leaves one out; the engine counts
+    only planned drops as load, so the pickups it planned in that room must not stay (the rider
+    would carry more than its box holds) and the goods must stay in the plan."""
+    tasks = _GOODS_AND_NEW_WORK[capacity]
+    carried = {t.id for t in tasks if t.state is TaskState.CARRIED}
+    r = rider("r", east(0), capacity=len(carried))
+    outcome = planner().replan(Problem(0, (r,), tasks), None)
+    assert carried <= outcome.plan.assigned_tasks()
+    load = len(carried)
+    for stop in outcome.plan.routes["r"]:
+        load += 1 if stop.kind is StopKind.PICKUP else -1
+        assert load <= len(carried), _kinds(outcome.plan, "r")
 
 
 def test_chilled_goods_only_ride_in_a_cold_box() -> None:

@@ -36,6 +36,7 @@ def test_bad_tasks_are_rejected_naming_the_field() -> None:
         task("orphan", east(0), east(1000), state=TaskState.CARRIED, picked_up_s=0.0),
         task("ghost", east(0), east(1000), state=TaskState.ACCEPTED, rider_id="nobody"),
         task("ok", east(0), east(2000)),
+        task("vip", east(0), east(1000), priority=101),
     ]
     kept, rejected = reject_bad_tasks(Problem(0, (rider("a", east(0)),), (good, *bad)))
     assert [t.id for t in kept] == ["ok"]
@@ -45,6 +46,7 @@ def test_bad_tasks_are_rejected_naming_the_field() -> None:
         ("orphan", "rider_id"),
         ("ghost", "rider_id"),
         ("ok", "id"),
+        ("vip", "priority"),
     ]
     assert "impossible" in str(rejected[0])
 
@@ -74,6 +76,21 @@ def test_carried_goods_are_a_drop_pinned_to_their_rider() -> None:
     vehicles = instance.engine_input.vehicles
     assert RIDER_SKILL_BASE + 1 in vehicles[1].skills
     assert RIDER_SKILL_BASE + 1 not in vehicles[0].skills
+
+
+def test_a_rider_holding_only_takes_no_open_task() -> None:
+    riders = [rider("a", east(0)), rider("b", east(100))]
+    carried = task("c", east(0), east(900), state=TaskState.CARRIED, rider_id="b", picked_up_s=0.0)
+    accepted = task("d", east(0), east(700), state=TaskState.ACCEPTED, rider_id="b")
+    new = task("n", east(0), east(500))
+    for held, b_takes_new in ((frozenset(), True), (frozenset({"b"}), False)):
+        instance = build_instance(_request(riders, [carried, accepted, new], holding_only=held))
+        a, b = instance.engine_input.vehicles
+        (drop,) = instance.engine_input.drops
+        held_shipment, open_shipment = instance.engine_input.shipments
+        assert drop.skills <= b.skills and held_shipment.skills <= b.skills
+        assert open_shipment.skills <= a.skills
+        assert (open_shipment.skills <= b.skills) is b_takes_new
 
 
 def test_cold_chain_skill_is_required() -> None:

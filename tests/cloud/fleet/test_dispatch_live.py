@@ -62,7 +62,12 @@ def test_statuses_map_to_planner_states_and_locks() -> None:
             "t-carried", "picked_up", courier_id="r2", picked_up_at=NOW, temperature_class="chilled"
         ),
         task("t-done", "delivered", courier_id="r1"),
-        task("t-cold", temperature_class="frozen", service={"unboxing_inspection": True}),
+        task(
+            "t-cold",
+            temperature_class="frozen",
+            service={"unboxing_inspection": True},
+            priority=50,
+        ),
     ]
     problem = live_problem(
         NOW, [courier("r1"), courier("r2", on_shift=False), courier("r3", on_shift=False)], tasks
@@ -81,6 +86,7 @@ def test_statuses_map_to_planner_states_and_locks() -> None:
     assert carried.max_ride_s == 45 * 60
     cold = by_id["t-cold"]
     assert cold.skills == {"frozen"} and cold.dropoff_service_s == 480.0
+    assert cold.priority == 50 and by_id["t-open"].priority == 0
     assert cold.target_s == (NOW + timedelta(minutes=30)).timestamp()
     # r2 is off shift but carries goods: it stays (shift over now); r3 is dropped.
     assert [(r.id, r.shift_end_s) for r in problem.riders] == [

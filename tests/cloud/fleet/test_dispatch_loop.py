@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cloud.carriers import SimulatedCarrier
 from cloud.dispatch.engine import EngineInput, EngineSolution, SolverError
+from cloud.dispatch.vroom_engine import VroomEngine
 from cloud.fleet_models import DeliveryTask
 from cloud.services.dispatch_loop import DispatchLoop
 from tests.cloud.allocation.helpers import OPEN_HOURS, assert_ledger_balances, receive
 from tests.cloud.cloud_helpers import Cloud
-from tests.cloud.domain_seed import DC, DUMPLINGS, FW_XUHUI, MILK, WATER
+from tests.cloud.domain_seed import DC, DUMPLINGS, FW_XUHUI, MILK, MOTHER_BABY, WATER
 from tests.cloud.fleet.fleet_helpers import (
     add_courier,
     advance,
@@ -229,7 +231,9 @@ async def test_the_background_loop_plans_a_new_order_without_waiting_for_its_cad
     cloud: Cloud,
 ) -> None:
     app = cloud.client._transport.app  # type: ignore[attr-defined]
-    settings = app.state.settings.model_copy(update={"dispatch_interval_s": 3600.0})
+    settings = app.state.settings.model_copy(
+        update={"dispatch_interval_s": 3600.0, "dispatch_background": False}
+    )
     network = await seeded_with_stock(cloud)
     await add_courier(cloud, courier_body("rider-1"))
     loop = DispatchLoop(cloud.database, settings, clock=lambda: OPEN_HOURS)
@@ -248,9 +252,10 @@ async def test_the_background_loop_plans_a_new_order_without_waiting_for_its_cad
     finally:
         await loop.stop()
     assert loop._task is None
-    idle = DispatchLoop(cloud.database, settings.model_copy(update={"dispatch_interval_s": 0}))
+    off = settings.model_copy(update={"dispatch_interval_s": 0, "dispatch_background": True})
+    idle = DispatchLoop(cloud.database, off)
     await idle.start()
-    assert idle._task is None  # 0 disables the loop
+    assert idle._task is None and idle.improver is None  # 0 disables the loop and its solver
 
 
 async def test_tasks_follow_a_modified_order(cloud: Cloud) -> None:
@@ -295,3 +300,85 @@ async def test_tasks_follow_a_modified_order(cloud: Cloud) -> None:
     await run_dispatch(cloud)
     new = await task_row(cloud, f"{placed.order_id}@{DC}")
     assert (new.drop_lat, new.drop_lon, new.status) == (31.1905, 121.4385, "assigned")
+
+
+@dataclass
+class _RecordingEngine:
+    """VROOM, keeping every instance it was given."""
+
+    inputs: list[EngineInput] = field(default_factory=list)
+
+    def solve(self, problem: EngineInput, budget_s: float) -> EngineSolution:
+        self.inputs.append(problem)
+        return VroomEngine().solve(problem, budget_s)
+
+
+def _planned_once(routes: dict[str, list[dict[str, str]]]) -> dict[str, str]:
+    """Task id -> courier, asserting every task is picked up and dropped once, by one courier."""
+    stops = [(courier, s["task_id"], s["kind"]) for courier, route in routes.items() for s in route]
+    assert len(stops) == len(set(stops)) and len({(t, k) for _, t, k in stops}) == len(stops)
+    return {task_id: courier for courier, task_id, _ in stops}
+
+
+async def test_the_live_loop_adopts_background_solves_and_reports_its_latency(
+    cloud: Cloud,
+) -> None:
+    app = cloud.client._transport.app  # type: ignore[attr-defined]
+    settings = app.state.settings.model_copy(update={"dispatch_background": True})
+    engine = _RecordingEngine()
+    loop = DispatchLoop(cloud.database, settings, engine=engine, clock=lambda: OPEN_HOURS)
+    app.state.dispatch = loop
+    network = await seeded_with_stock(cloud)
+    for courier_id in ("rider-1", "rider-2"):
+        await add_courier(cloud, courier_body(courier_id))
+    placed = [
+        await place_app_order(
+            cloud,
+            network,
+            f"ext-bg-solve-{i}",
+            [(WATER, 1)],
+            at=(31.1900 + 0.004 * (i % 3), 121.4380 - 0.005 * (i // 3)),
+            member_id=MOTHER_BABY if i == 0 else None,
+        )
+        for i in range(6)
+    ]
+    loop.start_background_solve()
+    improver = loop.improver
+    assert improver is not None
+    try:
+        first = await run_dispatch(cloud)
+        assert (first["applied"], first["assigned"]) == (True, 6)
+        rows = [await task_row(cloud, f"{p.order_id}@{FW_XUHUI}") for p in placed]
+        assert [row.priority for row in rows] == [50, 0, 0, 0, 0, 0]  # the member rules'
+        # ... and it reaches the engine: that order outranks any urgency.
+        priorities = sorted(s.priority for s in engine.inputs[0].shipments)
+        assert priorities[-1] >= 30 > priorities[-2]
+        before = await _plan(cloud)
+        assert await asyncio.to_thread(improver.wait, 60.0), "no background result in 60 s"
+        assert improver.last_error is None
+        second = await run_dispatch(cloud)
+        assert (second["applied"], second["assigned"]) == (True, 6)
+        after = await _plan(cloud)
+        # Same snapshot (the clock stands still): the plan in force never gets worse.
+        assert float(after["cost_s"]) <= float(before["cost_s"])  # type: ignore[arg-type]
+        planned = _planned_once(after["routes"])  # type: ignore[arg-type]
+        for row in rows:
+            row = await task_row(cloud, row.id)
+            assert (row.status, row.courier_id) == ("assigned", planned[row.id])
+        response = await cloud.client.get(
+            "/api/v1/dispatch/stats", headers=cloud.auth(cloud.operator)
+        )
+        assert response.status_code == 200, response.text
+        stats = response.json()
+        assert (stats["replans"], stats["applied"], stats["kept_previous"]) == (2, 2, 0)
+        assert stats["running"] is False and stats["recent"] == 2
+        assert 0 < stats["solve"]["p50_ms"] <= stats["solve"]["p99_ms"] == stats["solve"]["max_ms"]
+        assert stats["round"]["p99_ms"] >= stats["solve"]["p99_ms"]
+        background = stats["background"]
+        assert background["enabled"] and background["solves"] == 1
+        assert background["adopted"] in (0, 1) and background["last_error"] is None
+        assert background["busy"] == improver.busy  # the second snapshot was handed over
+    finally:
+        await loop.stop()
+    assert loop.improver is None and improver.closed
+    assert loop.stats_out().background.enabled is False
