@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from cloud.db import Database
 from firmware_bridge.records import (
@@ -29,6 +30,11 @@ from firmware_bridge.wire import format_time, record_to_wire
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""For a ``cloud`` test whose requests are refused or answered before any SQL that could differ
+between the dialects (no writes, locking, upserts, RETURNING, JSON or concurrency): a PostgreSQL
+copy would prove nothing more."""
 
 
 @dataclass

@@ -11,7 +11,6 @@ import pytest
 
 from cloud import Settings, create_app
 from cloud.db import Database
-from cloud.migrate import upgrade_database
 from cloud.services.gateways import create_gateway
 from cloud.services.users import create_user
 from tests.cloud.cloud_helpers import MAX_BATCH_BYTES, Cloud
@@ -41,7 +40,6 @@ async def seed_credentials(database: Database) -> dict[str, str]:
 
 @pytest.fixture
 async def cloud(database_url: str, tmp_path: Path) -> AsyncIterator[Cloud]:
-    await upgrade_database(database_url)
     settings = Settings(
         database_url=database_url, data_dir=tmp_path, max_batch_bytes=MAX_BATCH_BYTES
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.cloud.cloud_helpers import SCAN, Cloud, batch, wire
+from tests.cloud.cloud_helpers import SCAN, SQLITE_ONLY, Cloud, batch, wire
 from tests.cloud.test_cloud_api import ingest, result
 
 
@@ -67,6 +67,7 @@ async def test_gaps_and_rejects_are_listed_and_paged(cloud: Cloud) -> None:
     assert empty == {"gateway_id": "gw-b", "items": [], "next_after": None}
 
 
+@SQLITE_ONLY
 async def test_gaps_and_rejects_need_operator_and_a_known_gateway(cloud: Cloud) -> None:
     for path in ("/api/v1/gateways/gw-a/gaps", "/api/v1/gateways/gw-a/rejects"):
         response = await cloud.client.get(path, headers=cloud.auth(cloud.warehouse))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,10 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
 from sqlalchemy import Connection, inspect
 
+from cloud.cli import cloud_group
 from cloud.db import create_engine
 from cloud.migrate import alembic_config, upgrade_database
 from cloud.tables import metadata
@@ -66,9 +69,27 @@ async def test_head_matches_models_and_0003_downgrades(database_url: str) -> Non
     finally:
         await engine.dispose()
     await upgrade_database(database_url)
+    await upgrade_database(database_url)  # at head already: a no-op, as at every start
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
             assert await connection.run_sync(_differences) == []
     finally:
         await engine.dispose()
+
+
+def test_migrate_command_brings_a_new_data_dir_to_the_newest_schema(tmp_path: Path) -> None:
+    data_dir = tmp_path / "cloud"
+    result = CliRunner().invoke(cloud_group, ["migrate", "--data-dir", str(data_dir)])
+    url = f"sqlite+aiosqlite:///{(data_dir / 'cloud.db').resolve()}"
+    assert (result.exit_code, result.stdout) == (0, f"database {url} is at the newest schema\n")
+
+    async def differences() -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(_differences)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(differences()) == []

@@ -12,7 +12,7 @@ from cloud.api_error import ApiError
 from cloud.console.auth import CSRF_COOKIE, SESSION_COOKIE
 from cloud.console.sessions import set_password
 from cloud.services.users import create_user
-from tests.cloud.cloud_helpers import Cloud
+from tests.cloud.cloud_helpers import SQLITE_ONLY, Cloud
 from tests.console.console_helpers import PASSWORD, csrf_header, give_password, log_in
 
 
@@ -58,6 +58,7 @@ async def test_login_sets_a_strict_httponly_session_and_logout_ends_it(cloud: Cl
     assert (await client.get("/console/api/alarms")).status_code == 401
 
 
+@SQLITE_ONLY
 async def test_wrong_password_unknown_user_and_missing_csrf_are_refused(cloud: Cloud) -> None:
     await give_password(cloud.database, "operator")
     client = cloud.client
@@ -77,6 +78,7 @@ async def test_wrong_password_unknown_user_and_missing_csrf_are_refused(cloud: C
     assert SESSION_COOKIE not in client.cookies
 
 
+@SQLITE_ONLY
 async def test_https_requests_get_secure_cookies(cloud: Cloud) -> None:
     await give_password(cloud.database, "operator")
     transport = cloud.client._transport

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from retailedge.processes import free_port
 from tests.integration.cluster import (
     Cloud,
     GatewayProcess,
@@ -33,9 +34,10 @@ OUTAGE_S = float(os.environ.get("RETAILEDGE_OUTAGE_S", "60"))
 RATE = 200
 
 
-@pytest.fixture
-def cloud(tmp_path: Path, free_port: int) -> Iterator[Cloud]:
-    cloud = start_cloud(tmp_path, free_port)
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """One cloud for the module: each test has its own gateway id and reads only its rows."""
+    cloud = start_cloud(tmp_path_factory.mktemp("cloud"), free_port())
     try:
         yield cloud
     finally:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from firmware_bridge.records import Record
+from retailedge.processes import free_port
 from tests.integration.cluster import (
     Cloud,
     GatewayProcess,
@@ -29,9 +30,10 @@ from tests.integration.producer import Producer, ProducerLog, record_number
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def cloud(tmp_path: Path, free_port: int) -> Iterator[Cloud]:
-    cloud = start_cloud(tmp_path, free_port)
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """One cloud for the module: each test has its own gateway id and reads only its rows."""
+    cloud = start_cloud(tmp_path_factory.mktemp("cloud"), free_port())
     try:
         yield cloud
     finally:
@@ -70,12 +72,15 @@ def assert_stored_once(log: ProducerLog, stored: dict[int, Record]) -> None:
 
 @pytest.mark.parametrize("damage", [truncate, overwrite_with_garbage], ids=lambda f: f.__name__)
 def test_corrupt_buffer_is_moved_aside_reported_and_replaced(
-    tmp_path: Path, cloud: Cloud, damage: object
+    tmp_path: Path, cloud: Cloud, damage: Callable[[Path], None]
 ) -> None:
-    assert callable(damage)
     with FaultProxy(cloud.url) as proxy:
         gateway = GatewayProcess.create(
-            tmp_path, cloud, "gw-corrupt", cloud_url=proxy.url, uplink={"drain_timeout_s": 0.5}
+            tmp_path,
+            cloud,
+            f"gw-corrupt-{damage.__name__}",
+            cloud_url=proxy.url,
+            uplink={"drain_timeout_s": 0.5},
         )
         try:
             gateway.start()
