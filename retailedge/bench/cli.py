@@ -56,7 +56,8 @@ def bench_group() -> None:
     type=click.IntRange(1),
     default=1000,
     show_default=True,
-    help="Baseline rows per transaction (the pipeline's largest group commit).",
+    help="Baseline rows per transaction; the pipeline gets as many producers of 50 records "
+    "as fill one such group commit.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ingest_command(records: int, repeat: int, rows_per_transaction: int, as_json: bool) -> None:
