@@ -401,6 +401,10 @@ class MqttDevice(_Section):
     replay_memory: Annotated[int, Field(ge=1)] = 10_000
     """How many message keys the buffer keeps to store a redelivered message only once (the
     gateway's MQTT connectors' values are added up; see edge/mqtt_replay.py)."""
+    max_hdop: PositiveFloat = 5.0
+    max_speed_mps: PositiveFloat = 55.0
+    """Plausibility of ``position`` messages, per vehicle (see edge/gps_filter.py): a fix with a
+    higher HDOP, or reached from the vehicle's last fix faster than this, is not stored."""
 
     @field_validator("topic_prefix")
     @classmethod

@@ -1,8 +1,8 @@
 """The MQTT topic scheme for field devices and handheld scanners, and their JSON payloads.
 
 Pure: topic text and payload bytes in, typed records or :class:`PayloadError` (with a reason that
-names the field) out. Topics are ``{prefix}/{site}/{device}/{telemetry|scan|status}`` with the
-prefix ``retailedge/v1`` by default.
+names the field) out. Topics are ``{prefix}/{site}/{device}/{telemetry|scan|position|status}``
+with the prefix ``retailedge/v1`` by default.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from firmware_bridge.records import Measurement, Quantity, Record, Scan, Unit
+from firmware_bridge.records import Measurement, Position, Quantity, Record, Scan, Unit
 from firmware_bridge.wire import RecordFormatError, parse_time, record_from_wire
 
 DEFAULT_PREFIX: Final = "retailedge/v1"
@@ -42,12 +42,21 @@ PLAUSIBLE: Final[dict[Quantity, tuple[float, float]]] = {
 }
 """Values outside these are absurd for any device, whatever its profile says."""
 
+MAX_PLAUSIBLE_SPEED_MPS: Final = 150.0
+"""Faster than this is no vehicle on a street: a broken tracker (the gateway's plausibility
+filter applies the fleet's own, lower limit to consecutive fixes)."""
+MAX_HDOP: Final = 100.0
+
 MSG_ID_KEY: Final = "msg_id"
 MAX_MSG_ID_CHARS: Final = 128
+MAX_VEHICLE_ID_CHARS: Final = 128
 _SCAN_KEYS: Final = frozenset(
     {"time", "operator", "operation", "code", "quantity", "location", MSG_ID_KEY}
 )
 _TELEMETRY_KEYS: Final = frozenset({"time", "readings", MSG_ID_KEY})
+_POSITION_KEYS: Final = frozenset(
+    {"time", "lat", "lon", "speed_mps", "course_deg", "hdop", "vehicle_id", MSG_ID_KEY}
+)
 
 
 class PayloadError(ValueError):
@@ -57,6 +66,7 @@ class PayloadError(ValueError):
 class MessageKind(StrEnum):
     TELEMETRY = "telemetry"
     SCAN = "scan"
+    POSITION = "position"
     STATUS = "status"
 
 
@@ -98,14 +108,16 @@ def decode_message(topic: Topic, payload: bytes, received_at: datetime) -> list[
 def decode_envelope(
     topic: Topic, payload: bytes, received_at: datetime
 ) -> tuple[list[Record], str | None]:
-    """The records of a telemetry or scan message and its optional ``msg_id``: the device's
-    identity of the message, the same when the device or the broker sends it again."""
+    """The records of a telemetry, scan or position message and its optional ``msg_id``: the
+    device's identity of the message, the same when the device or the broker sends it again."""
     if topic.kind is MessageKind.STATUS:
         raise PayloadError(f"{topic.kind.value} messages carry no records")
     body = _json_object(payload)
     msg_id = _msg_id(body.get(MSG_ID_KEY))
     if topic.kind is MessageKind.TELEMETRY:
         return list(_telemetry(topic.device, body, received_at)), msg_id
+    if topic.kind is MessageKind.POSITION:
+        return [_position(topic.device, body, received_at)], msg_id
     return [_scan(topic.device, body, received_at)], msg_id
 
 
@@ -164,6 +176,64 @@ def _scan(device: str, body: dict[str, Any], received_at: datetime) -> Scan:
     if not 0 <= record.quantity <= MAX_SCAN_QUANTITY:
         raise PayloadError(f"quantity: {record.quantity} is outside 0..{MAX_SCAN_QUANTITY}")
     return record
+
+
+def decode_position(device: str, payload: bytes, received_at: datetime) -> Position:
+    """``{"time", "lat", "lon", "speed_mps"?, "course_deg"?, "hdop"?, "vehicle_id"?,
+    "msg_id"?}``: a fix of ``vehicle_id``, else of the topic's device."""
+    return _position(device, _json_object(payload), received_at)
+
+
+def _position(device: str, body: dict[str, Any], received_at: datetime) -> Position:
+    extra = set(body) - _POSITION_KEYS
+    if extra:
+        raise PayloadError(f"{sorted(extra)[0]}: unknown key")
+    time = _time(body.get("time"), received_at)
+    lat = _number(body, "lat", -90.0, 90.0)
+    lon = _number(body, "lon", -180.0, 180.0)
+    if lat is None or lon is None:
+        raise PayloadError(f"{'lat' if lat is None else 'lon'}: required")
+    if lat == 0 and lon == 0:
+        raise PayloadError("lat, lon: (0, 0) is a receiver without a fix, not a place")
+    hdop = _number(body, "hdop", 0.0, MAX_HDOP)
+    if hdop == 0:
+        raise PayloadError("hdop: 0 is not a dilution of precision (1 is ideal)")
+    return Position(
+        device_id=_vehicle_id(body.get("vehicle_id")) or device,
+        time=time,
+        lat=float(lat),
+        lon=float(lon),
+        speed_mps=_number(body, "speed_mps", 0.0, MAX_PLAUSIBLE_SPEED_MPS),
+        course_deg=_number(body, "course_deg", 0.0, 360.0),
+        hdop=hdop,
+    )
+
+
+def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    """``body[key]`` as a finite number within ``low..high``; None when absent or null."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PayloadError(f"{key}: expected a finite number")
+    if not low <= value <= high:
+        raise PayloadError(f"{key}: {value} is outside {low:g}..{high:g}")
+    return float(value)
+
+
+def _vehicle_id(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, str)
+        or not 0 < len(raw) <= MAX_VEHICLE_ID_CHARS
+        or not raw.isprintable()
+        or any(ch.isspace() for ch in raw)
+    ):
+        raise PayloadError(
+            f"vehicle_id: expected 1..{MAX_VEHICLE_ID_CHARS} printable characters without spaces"
+        )
+    return raw
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

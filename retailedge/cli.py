@@ -38,11 +38,14 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _add_fleet_replay(simulate: click.Command) -> None:
-    """simulators/ must not import retailedge or cloud, so the fleet replay joins its group here."""
+    """simulators/ must not import retailedge or cloud, so the fleet replay and the live fleet
+    join its group here."""
     from retailedge.fleet.cli import fleet_command
+    from retailedge.fleet.live_cli import live_fleet_command
 
     if isinstance(simulate, click.Group):
         simulate.add_command(fleet_command)
+        simulate.add_command(live_fleet_command)
 
 
 class LazyGroup(click.Group):

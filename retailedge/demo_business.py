@@ -146,11 +146,11 @@ async def setup_network(
     *,
     cloud_dir: Path,
     catalogue_dir: Path,
-    gateway_id: str,
+    gateway_id: str | None,
     say: Say,
 ) -> list[Channel]:
     """Import ``catalogue_dir`` (all or nothing per kind; re-importing changes nothing),
-    install ``gateway_id`` at :data:`DEMO_NODE` and give every active channel a key."""
+    install ``gateway_id`` (if any) at :data:`DEMO_NODE` and give every active channel a key."""
     counts = []
     for kind in CATALOGUE_KINDS:
         path = catalogue_dir / f"{kind}.csv"
@@ -168,6 +168,12 @@ async def setup_network(
         # The next kind refers to this one: wait until the import is visible.
         await _until_listed(admin, kind, int(answer["total"]))
     say(f"[demo] catalogue imported from {catalogue_dir}: {', '.join(counts)}")
+    if gateway_id is not None:
+        await _install_gateway(admin, gateway_id, say)
+    return await _channel_keys(admin, cloud_dir, say)
+
+
+async def _install_gateway(admin: httpx.AsyncClient, gateway_id: str, say: Say) -> None:
     node_url = f"/api/v1/nodes/{DEMO_NODE}"
     node = _checked(await admin.get(node_url), node_url)
     if gateway_id not in node["gateways"]:
@@ -179,6 +185,9 @@ async def setup_network(
             f"{gateway_id} does not show among the gateways of {DEMO_NODE}",
         )
     say(f"[demo] gateway {gateway_id} installed at {DEMO_NODE} ({node['name']})")
+
+
+async def _channel_keys(admin: httpx.AsyncClient, cloud_dir: Path, say: Say) -> list[Channel]:
     channels = []
     for item in await _all_items(admin, "/api/v1/channels"):
         if not item.get("active", True):

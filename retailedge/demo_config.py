@@ -25,8 +25,10 @@ def write_gateway_config(
     token: str,
     serial_port: Path | None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    mqtt: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``template`` with the demo's gateway id, data folder, cloud, token and serial port."""
+    """Write ``template`` with the demo's gateway id, data folder, cloud, token and serial port;
+    ``mqtt`` replaces settings of its MQTT devices (broker, client id, topic prefix)."""
     config = load_template(template)
     config["gateway"]["id"] = gateway_id
     config["gateway"]["data_dir"] = str(data_dir)
@@ -43,6 +45,8 @@ def write_gateway_config(
             if serial_port is None:
                 raise ValueError(f"{template} has a GPS device but no serial port was given")
             device["port"] = str(serial_port)
+        if device.get("type") == "mqtt" and mqtt:
+            device.update(mqtt)
     for section, values in (overrides or {}).items():
         config.setdefault(section, {}).update(values)
     destination.parent.mkdir(parents=True, exist_ok=True)

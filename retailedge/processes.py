@@ -4,12 +4,13 @@ which then stops them in order (simulators, then gateways with a drain, then the
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,10 @@ def retailedge_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "retailedge", *args]
 
 
-def start_child(name: str, argv: Sequence[str], log_path: Path) -> Child:
+def start_child(
+    name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> Child:
+    """Start ``argv`` with its output in ``log_path``; ``env`` is added to this environment."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -75,6 +79,7 @@ def start_child(name: str, argv: Sequence[str], log_path: Path) -> Child:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=None if env is None else {**os.environ, **env},
         )
     return Child(name=name, process=process, log_path=log_path)
 

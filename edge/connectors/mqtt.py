@@ -1,13 +1,17 @@
-"""MQTT field devices and handheld scanners: broker messages -> durable records, then PUBACK.
+"""MQTT field devices, handheld scanners and vehicle trackers: broker messages -> durable
+records, then PUBACK.
 
 Messages are taken from the session in batches (whatever has arrived), decoded, and:
-- valid telemetry and scans are committed with ``put`` (awaited until durable), one put per
-  message with the message's idempotency key (:func:`edge.mqtt_replay.dedupe_key`) stored in the
-  same transaction, and then acked. A replay (a message stored before, e.g. redelivered because
-  the gateway crashed between the commit and the PUBACK) stores nothing: ``put`` answers with the
-  first seqs, and the message is acked and counted as ``replayed``;
+- valid telemetry, scans and positions are committed with ``put`` (awaited until durable), one
+  put per message with the message's idempotency key (:func:`edge.mqtt_replay.dedupe_key`)
+  stored in the same transaction, and then acked. A replay (a message stored before, e.g.
+  redelivered because the gateway crashed between the commit and the PUBACK) stores nothing:
+  ``put`` answers with the first seqs, and the message is acked and counted as ``replayed``;
 - invalid ones are written to the dead-letter table (durable) and then acked, so they are never
   redelivered forever;
+- a position that fails its vehicle's plausibility filter (:mod:`edge.gps_filter`: HDOP over
+  the limit, a jump faster than the limit, not newer than the last fix) is counted and acked
+  without being stored, as on the serial GPS path;
 - status messages (``online``; ``offline`` is the devices' Last Will) update ``devices``.
 A message that cannot be stored (buffer full, write failure) is retried with backoff and not
 acked meanwhile; on stop, what was not acked is redelivered by the broker after the next connect.
@@ -29,6 +33,7 @@ from edge.config import MqttDevice
 from edge.connectors.mqtt_session import Inbound, MqttSession
 from edge.connectors.serial_port import ConnectorStatus, stopped_within
 from edge.dead_letters import FILE_NAME, DeadLetter, DeadLetters
+from edge.gps_filter import GpsFilter, GpsLimits, Rejection
 from edge.mqtt_replay import dedupe_key
 from edge.mqtt_topics import (
     DeviceStatus,
@@ -40,7 +45,7 @@ from edge.mqtt_topics import (
     subscriptions,
 )
 from edge.pipeline import BufferWriteError, PipelineStoppedError, Put
-from firmware_bridge.records import Record
+from firmware_bridge.records import Position, Record
 from firmware_bridge.wire import format_time
 
 __all__ = ["COUNTER_NAMES", "MqttConnector", "Put", "dead_letters_file"]
@@ -50,11 +55,15 @@ log = logging.getLogger(__name__)
 MAX_BATCH: Final = 500
 STORE_RETRY_INITIAL_S: Final = 0.5
 STORE_RETRY_MAX_S: Final = 10.0
+MAX_TRACKED_VEHICLES: Final = 10_000
+"""Plausibility filters kept (one per vehicle); the longest unheard vehicle is forgotten first."""
 
 COUNTER_NAMES = (
     "messages",
     "measurements",
     "scans",
+    "positions",
+    "positions_rejected",
     "status",
     "dead_letters",
     "replayed",
@@ -97,6 +106,9 @@ class MqttConnector:
         self._counts = Counter[str]()
         self.devices: dict[str, dict[str, str]] = {}
         """Per device id: ``{"status": "online"|"offline", "since": time}``."""
+        self._gps_limits = GpsLimits(device.max_hdop, device.max_speed_mps)
+        self._gps_filters: dict[str, GpsFilter] = {}
+        self._gps_rejected = Counter[str]()
         self._stopping = asyncio.Event()
         self._session: MqttSession | None = None
         self.status = ConnectorStatus.STARTING
@@ -127,6 +139,9 @@ class MqttConnector:
             "last_error": None if session is None else session.last_error,
             "connects": 0 if session is None else session.connects,
             "counters": self.counters,
+            "positions_rejected": {
+                reason.value: self._gps_rejected[reason] for reason in Rejection
+            },
             "devices": {name: dict(info) for name, info in sorted(self.devices.items())},
         }
 
@@ -200,9 +215,31 @@ class MqttConnector:
                 log.debug("%s: dead letter from %s: %s", self.name, message.topic, exc)
                 batch.dead.append((message, str(exc)))
                 continue
+            if not self._plausible(records):
+                batch.done.append(message)
+                continue
             key = dedupe_key(self.name, message.topic, message.payload, msg_id)
             batch.store.append(_ToStore(message, records, key))
         return batch
+
+    def _plausible(self, records: list[Record]) -> bool:
+        """False (counted) when a position fails its vehicle's plausibility filter."""
+        for record in records:
+            if not isinstance(record, Position):
+                continue
+            gps_filter = self._gps_filters.pop(record.device_id, None) or GpsFilter(
+                self._gps_limits
+            )
+            self._gps_filters[record.device_id] = gps_filter  # newest last
+            if len(self._gps_filters) > MAX_TRACKED_VEHICLES:
+                del self._gps_filters[next(iter(self._gps_filters))]
+            reason = gps_filter.check(record)
+            if reason is not None:
+                self._counts["positions_rejected"] += 1
+                self._gps_rejected[reason] += 1
+                log.debug("%s: position of %s rejected: %s", self.name, record.device_id, reason)
+                return False
+        return True
 
     def _status(self, device: str, status: DeviceStatus, at: datetime) -> None:
         self._counts["status"] += 1
@@ -258,6 +295,7 @@ class MqttConnector:
         kinds = Counter(r.kind.value for r in item.records)
         self._counts["measurements"] += kinds["measurement"]
         self._counts["scans"] += kinds["scan"]
+        self._counts["positions"] += kinds["position"]
 
 
 def dead_letters_file(data_dir: Path) -> Path:

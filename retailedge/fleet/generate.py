@@ -46,7 +46,7 @@ def _demand(channel: Channel, hour: float) -> float:
     return sum(w * math.exp(-0.5 * ((hour - h) / width) ** 2) for h, width, w in channel.peaks)
 
 
-def _placed_minute(rng: random.Random, channel: Channel, open_h: float, close_h: float) -> float:
+def placed_minute(rng: random.Random, channel: Channel, open_h: float, close_h: float) -> float:
     top = max(_demand(channel, open_h + i * 0.05) for i in range(int((close_h - open_h) / 0.05)))
     while True:  # rejection sampling from the channel's daily curve
         hour = rng.uniform(open_h, close_h)
@@ -82,7 +82,7 @@ def generate_scenario(
     made = []
     for n in range(orders):
         channel = rng.choices(CHANNELS, weights=[c.share for c in CHANNELS])[0]
-        placed = _placed_minute(rng, channel, 9.5, 21.5)
+        placed = placed_minute(rng, channel, 9.5, 21.5)
         ready = round(placed + rng.uniform(*channel.prep_min), 1)
         store = rng.choice(pickups)
         distance = min(4000.0, abs(rng.gauss(0, 1500)) + 200)

@@ -39,7 +39,7 @@ class FleetMetrics:
         return asdict(self)
 
 
-def _p90(values: list[float]) -> float:
+def p90(values: list[float]) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -71,13 +71,13 @@ def summarize(
         delivered=n,
         on_time_rate=round(on_time / len(orders), 4) if orders else 0.0,
         mean_click_to_door_min=round(statistics.fmean(c2d), 2) if c2d else 0.0,
-        p90_click_to_door_min=round(_p90(c2d), 2),
+        p90_click_to_door_min=round(p90(c2d), 2),
         orders_per_courier_hour=round(n / busy_h, 3) if busy_h else 0.0,
         orders_per_shift_hour=round(n / shift_h, 3) if shift_h else 0.0,
         km_per_order=round(sum(c.metres for c in couriers) / 1000 / n, 3) if n else 0.0,
         batch_rate=round(sum(1 for o in done if o.batched) / n, 4) if n else 0.0,
         eta_mae_min=round(statistics.fmean(errors), 2) if errors else 0.0,
-        eta_p90_abs_error_min=round(_p90(errors), 2),
+        eta_p90_abs_error_min=round(p90(errors), 2),
         max_load=max((c.max_load for c in couriers), default=0),
         replans=len(replan_ms),
         replan_p50_ms=round(statistics.median(replan_ms), 1) if replan_ms else 0.0,

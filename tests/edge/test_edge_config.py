@@ -151,6 +151,7 @@ def test_missing_token_sources_and_files(tmp_path: Path) -> None:
         ("van-gateway.toml", ["nmea_gps"]),
         ("warehouse-gateway.toml", []),
         ("coldroom-dock-gateway.toml", ["modbus_rtu", "rfid_r2000"]),
+        ("fleet-gateway.toml", ["mqtt"]),
     ],
 )
 def test_shipped_example_configs_load(name: str, device_types: list[str]) -> None:

@@ -195,11 +195,14 @@ async def test_telemetry_and_scans_reach_the_buffer(
                     "messages": 3,
                     "measurements": 2,
                     "scans": 1,
+                    "positions": 0,
+                    "positions_rejected": 0,
                     "status": 0,
                     "dead_letters": 0,
                     "replayed": 0,
                     "store_retries": 0,
                 },
+                "positions_rejected": {"hdop": 0, "speed": 0, "not_newer": 0},
                 "devices": {},
             }
         assert conn.snapshot()["status"] == "stopped"
@@ -236,6 +239,8 @@ async def test_invalid_payloads_go_to_dead_letters_and_replays_are_dropped(
                 "messages": 7,
                 "measurements": 2,
                 "scans": 0,
+                "positions": 0,
+                "positions_rejected": 0,
                 "status": 0,
                 "dead_letters": 4,
                 "replayed": 1,
@@ -259,6 +264,50 @@ async def test_invalid_payloads_go_to_dead_letters_and_replays_are_dropped(
             ("mqtt-1", topic, reason, payload) for payload, reason in bad
         ]
         assert await dead.total() == 4
+    forget_session(mqtt_broker, device.client_id)
+
+
+def fix(second: int, lat: float, **extra: object) -> bytes:
+    body = {"time": f"2026-03-01T08:00:{second:02d}Z", "lat": lat, "lon": 121.437, **extra}
+    return json.dumps(body).encode()
+
+
+async def test_positions_are_stored_once_per_vehicle_unless_implausible(
+    mqtt_broker: tuple[str, int], publisher: Publisher, prefix: str, tmp_path: Path
+) -> None:
+    """Fixes of two trackers become positions of their vehicles; a jump, a bad HDOP, an old fix
+    and a resent one of one vehicle are counted and not stored, and do not disturb the other."""
+    device = make_device(mqtt_broker, prefix)
+    van = f"{prefix}/sh-fleet/trk-van-01/position"
+    phone = f"{prefix}/sh-fleet/phone-rider-07/position"
+    async with (
+        buffer_and_pipeline(tmp_path) as (buffer, pipeline),
+        connector(device, pipeline, tmp_path) as conn,
+    ):
+        publisher.publish(van, fix(1, 31.188, vehicle_id="van-01", msg_id="v-1"))
+        publisher.publish(phone, fix(1, 31.200, speed_mps=4.2, msg_id="p-1"))
+        publisher.publish(van, fix(2, 31.198, vehicle_id="van-01"))  # 1.1 km in 1 s: a jump
+        publisher.publish(van, fix(3, 31.18805, vehicle_id="van-01", hdop=9.5))
+        publisher.publish(van, fix(1, 31.18801, vehicle_id="van-01", msg_id="v-old"))
+        publisher.publish(van, fix(1, 31.188, vehicle_id="van-01", msg_id="v-1"))  # replay
+        publisher.publish(van, fix(4, 31.18810, vehicle_id="van-01", course_deg=0.0))
+        publisher.publish(phone, fix(4, 31.200 + 0.0001, msg_id="p-2"))
+        await until(lambda: conn.counters["messages"] == 8)
+        await until(lambda: conn.counters["positions"] == 4)
+        rows = await stored(buffer, 4)
+        snapshot = conn.snapshot()
+    assert [(r["device_id"], r["time"][-3:-1], r["lat"]) for r in rows] == [
+        ("van-01", "01", 31.188),
+        ("phone-rider-07", "01", 31.2),
+        ("van-01", "04", 31.1881),
+        ("phone-rider-07", "04", 31.2001),
+    ]
+    assert rows[1]["speed_mps"] == 4.2 and rows[2]["course_deg"] == 0.0
+    # The resent fix is not newer than the vehicle's last one: rejected before the buffer
+    # would have answered it as a replay.
+    assert snapshot["counters"]["positions_rejected"] == 4
+    assert snapshot["positions_rejected"] == {"hdop": 1, "speed": 1, "not_newer": 2}
+    assert snapshot["counters"]["dead_letters"] == 0
     forget_session(mqtt_broker, device.client_id)
 
 

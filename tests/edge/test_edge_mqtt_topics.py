@@ -18,16 +18,18 @@ from edge.mqtt_topics import (
     Topic,
     decode_envelope,
     decode_message,
+    decode_position,
     decode_status,
     parse_topic,
     subscriptions,
 )
-from firmware_bridge.records import Measurement, Quantity, Scan, ScanOperation, Unit
+from firmware_bridge.records import Measurement, Position, Quantity, Scan, ScanOperation, Unit
 
 NOW = datetime(2026, 3, 1, 8, 0, 5, tzinfo=UTC)
 T = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
 TELEMETRY = Topic("dc-1", "probe-7", MessageKind.TELEMETRY)
 SCAN = Topic("dc-1", "hh-3", MessageKind.SCAN)
+POSITION = Topic("sh-fleet", "trk-rider-07", MessageKind.POSITION)
 
 
 def body(data: object) -> bytes:
@@ -38,10 +40,12 @@ def test_subscriptions_and_topics() -> None:
     assert subscriptions("p/v1", "dc-1") == [
         "p/v1/dc-1/+/telemetry",
         "p/v1/dc-1/+/scan",
+        "p/v1/dc-1/+/position",
         "p/v1/dc-1/+/status",
     ]
     assert parse_topic("retailedge/v1/dc-1/probe-7/telemetry") == TELEMETRY
     assert parse_topic("x/y/s/hh-3/scan", "x/y") == Topic("s", "hh-3", MessageKind.SCAN)
+    assert parse_topic("retailedge/v1/sh-fleet/trk-rider-07/position") == POSITION
 
 
 @pytest.mark.parametrize(
@@ -90,6 +94,76 @@ def test_scan_becomes_a_scan_of_the_topic_device() -> None:
     assert decode_message(SCAN, payload, NOW) == [
         Scan("hh-3", "op-12", ScanOperation.PICK, "09506000134352", 3, "A-01-02", T)
     ]
+
+
+FIX = {
+    "time": "2026-03-01T08:00:00Z",
+    "lat": 31.188012,
+    "lon": 121.437055,
+    "speed_mps": 4.4,
+    "course_deg": 87.5,
+    "hdop": 0.9,
+}
+
+
+def test_position_of_a_vehicle_tracker() -> None:
+    records, msg_id = decode_envelope(
+        POSITION, body({**FIX, "vehicle_id": "ebike-07", "msg_id": "f-1"}), NOW
+    )
+    assert (records, msg_id) == (
+        [Position("ebike-07", T, 31.188012, 121.437055, 4.4, 87.5, hdop=0.9)],
+        "f-1",
+    )
+
+
+def test_position_without_vehicle_id_is_the_devices_with_only_the_required_fields() -> None:
+    fix = {"time": "2026-03-01T08:00:00Z", "lat": -33, "lon": 151}
+    assert decode_position("trk-rider-07", body(fix), NOW) == Position(
+        "trk-rider-07", T, -33.0, 151.0
+    )
+    assert decode_message(POSITION, body({**fix, "hdop": None}), NOW) == [
+        Position("trk-rider-07", T, -33.0, 151.0)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"time": None}, "time: required"),
+        ({"time": "2026-03-01 08:00:00"}, "time: time has no timezone"),
+        ({"time": "2026-03-01T09:30:00Z"}, "time: 2026-03-01T09:30:00Z is not plausible"),
+        ({"lat": None}, "lat: required"),
+        ({"lon": None}, "lon: required"),
+        ({"lat": "31.2"}, "lat: expected a finite number"),
+        ({"lat": True}, "lat: expected a finite number"),
+        ({"lat": 91.0}, "lat: 91.0 is outside -90..90"),
+        ({"lon": -180.5}, "lon: -180.5 is outside -180..180"),
+        ({"lat": 0, "lon": 0.0}, r"lat, lon: \(0, 0\) is a receiver without a fix"),
+        ({"speed_mps": -1}, "speed_mps: -1 is outside 0..150"),
+        ({"speed_mps": 151.0}, "speed_mps: 151.0 is outside 0..150"),
+        ({"speed_mps": "fast"}, "speed_mps: expected a finite number"),
+        ({"course_deg": 361}, "course_deg: 361 is outside 0..360"),
+        ({"course_deg": -0.5}, "course_deg: -0.5 is outside 0..360"),
+        ({"hdop": 0}, r"hdop: 0 is not a dilution of precision"),
+        ({"hdop": 120.0}, "hdop: 120.0 is outside 0..100"),
+        ({"vehicle_id": ""}, "vehicle_id: expected 1..128 printable characters without spaces"),
+        ({"vehicle_id": "van 01"}, "vehicle_id: expected 1..128 printable"),
+        ({"vehicle_id": 7}, "vehicle_id: expected 1..128 printable"),
+        ({"vehicle_id": "v" * 129}, "vehicle_id: expected 1..128 printable"),
+        ({"satellites": 9}, "satellites: unknown key"),
+        ({"msg_id": ""}, "msg_id: expected 1..128 printable characters"),
+    ],
+)
+def test_invalid_positions_name_the_reason(fields: dict[str, object], reason: str) -> None:
+    with pytest.raises(PayloadError, match=f"^{reason}"):
+        decode_message(POSITION, body({**FIX, **fields}), NOW)
+
+
+def test_position_payload_that_is_not_an_object() -> None:
+    with pytest.raises(PayloadError, match=r"^expected a JSON object, got list"):
+        decode_position("trk-1", b"[31.2, 121.4]", NOW)
+    with pytest.raises(PayloadError, match=r"^not JSON"):
+        decode_position("trk-1", b"$GPGGA,...", NOW)
 
 
 def reading(**fields: object) -> bytes:

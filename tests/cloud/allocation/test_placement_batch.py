@@ -1,6 +1,7 @@
-"""The batch writer (SQLite and PostgreSQL) reserves in memory and applies one conditional UPDATE per (node, SKU):
-orders of one batch share the stock exactly, and if the database does not hold what the batch
-read, the guard refuses, the batch rolls back and its orders are placed again one by one."""
+"""The batch writer (SQLite and PostgreSQL) reserves in memory and applies one conditional
+UPDATE per (node, SKU): orders of one batch share the stock exactly, and if the database does
+not hold what the batch read, the guard refuses, the batch rolls back and its orders are placed
+again one by one."""
 
 from __future__ import annotations
 
