@@ -40,6 +40,14 @@ class Cloud:
         token: str = json.loads(out)["token"]
         return token
 
+    def create_admin(self, name: str = "admin") -> str:
+        """A new admin user's API key."""
+        out = cloud_command(
+            "create-user", "--name", name, "--role", "admin", "--json", *self.database_args
+        )
+        key: str = json.loads(out)["api_key"]
+        return key
+
 
 def cloud_command(*args: str) -> str:
     """``retailedge cloud ARGS`` run in this process: the same click command, without a new

@@ -5,12 +5,10 @@ the gateway uplinks them, the cloud plans and the riders deliver; one reefer's c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import subprocess
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,6 @@ import httpx
 import pytest
 import tomli_w
 
-from cloud.db import Database
-from cloud.services.users import create_user
 from retailedge.processes import Child, retailedge_command
 from tests.integration.cluster import Cloud, gateway_status, run_gateway, start_cloud, wait_until
 
@@ -29,21 +25,6 @@ GATEWAY = "fleet-gw-1"
 STORE_LAT, STORE_LON = 31.188, 121.437
 STORE = {"id": "fw-test", "lat": STORE_LAT, "lon": STORE_LON}
 EBIKE_MAX_MPS = 18 / 3.6 + 0.05  # the fastest e-bike, rounded as trackers send speed
-
-
-def admin_key(cloud: Cloud) -> str:
-    async def create() -> str:
-        database = Database(f"sqlite+aiosqlite:///{cloud.data_dir / 'cloud.db'}")
-        try:
-            async with database.sessions.begin() as session:
-                created = await create_user(
-                    session=session, name="admin", role="admin", now=datetime.now(UTC)
-                )
-        finally:
-            await database.dispose()
-        return created.api_key
-
-    return asyncio.run(create())
 
 
 def seed(api: httpx.Client) -> None:
@@ -121,7 +102,7 @@ def test_riders_and_reefers_deliver_through_the_gateway_and_a_failed_reefer_is_r
     cloud = start_cloud(tmp_path, free_port)
     gateway: Child | None = None
     try:
-        admin = admin_key(cloud)
+        admin = cloud.create_admin()
         api = httpx.Client(
             base_url=cloud.url, headers={"Authorization": f"Bearer {admin}"}, timeout=10.0
         )

@@ -5,7 +5,6 @@ restart."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -20,8 +19,6 @@ import paho.mqtt.client as paho
 import tomli_w
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.db import Database
-from cloud.services.users import create_user
 from firmware_bridge.gs1 import with_check_digit
 from firmware_bridge.records import Alarm, Measurement, Record, Scan
 from firmware_bridge.wire import format_time, record_from_wire
@@ -40,23 +37,6 @@ from tests.integration.cluster import (
 GATEWAY = "store-wireless-01"
 MILK = "09506000134352"
 MILK_CASE = with_check_digit("1950600013435")
-
-
-def admin_key(cloud: Cloud) -> str:
-    """An admin API key, created in this process (a CLI process costs seconds on a busy host)."""
-
-    async def create() -> str:
-        database = Database(f"sqlite+aiosqlite:///{cloud.data_dir / 'cloud.db'}")
-        try:
-            async with database.sessions.begin() as session:
-                created = await create_user(
-                    session=session, name="admin", role="admin", now=datetime.now(UTC)
-                )
-        finally:
-            await database.dispose()
-        return created.api_key
-
-    return asyncio.run(create())
 
 
 def create_gateway(cloud: Cloud, admin: str) -> str:
@@ -203,7 +183,7 @@ def test_devices_and_scanners_reach_the_cloud_once_and_a_pushed_rule_takes_effec
     cloud = start_cloud(tmp_path, free_port)
     gateway: Child | None = None
     try:
-        admin = admin_key(cloud)
+        admin = cloud.create_admin()
         token = create_gateway(cloud, admin)
         seed_catalogue(cloud, admin)
         config, data_dir = write_config(tmp_path, cloud, token, prefix)
