@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.api_error import ApiError
 from cloud.catalog_models import Channel
+from cloud.db import Database
 from cloud.fleet_models import Courier
 from cloud.models import ApiKey
 from cloud.schemas import UserCreated, UserRoleName
@@ -43,6 +44,20 @@ async def create_user(
     except IntegrityError:
         raise _exists(name) from None
     return UserCreated(name=name, role=role, api_key=key)
+
+
+async def create_user_in(database_url: str, *, name: str, role: UserRoleName) -> str:
+    """A new user's API key, created and committed in the (migrated) database at
+    ``database_url``: for tools and tests that seed a server they started."""
+    database = Database(database_url)
+    try:
+        async with database.sessions.begin() as session:
+            created = await create_user(
+                session=session, name=name, role=role, now=datetime.now(UTC)
+            )
+        return created.api_key
+    finally:
+        await database.dispose()
 
 
 def _exists(name: str) -> ApiError:

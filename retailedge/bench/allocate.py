@@ -307,21 +307,6 @@ async def _postgres_database(base_url: str) -> _Database:
     return _Database(base.set(database=name).render_as_string(hide_password=False), drop)
 
 
-async def _admin_key(database_url: str) -> str:
-    from cloud.db import Database
-    from cloud.services.users import create_user
-
-    database = Database(database_url)
-    try:
-        async with database.sessions.begin() as session:
-            created = await create_user(
-                session=session, name="bench-admin", role="admin", now=datetime.now(UTC)
-            )
-        return created.api_key
-    finally:
-        await database.dispose()
-
-
 async def _run_backend(
     backend: str,
     folder: Path,
@@ -354,7 +339,9 @@ async def _run_backend(
             folder / "cloud.log",
         )
         await wait_for_http(f"{url}/healthz", child, timeout_s=60)
-        admin = await _admin_key(database.url)
+        from cloud.services.users import create_user_in
+
+        admin = await create_user_in(database.url, name="bench-admin", role="admin")
         payloads = _orders(orders, random.Random(42))
         stock = _stock_plan(payloads)
         token = await _seed(url, admin, stock, sku_count(orders), progress)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from cloud.db import Database
-from cloud.services.users import create_user
+from cloud.services.users import create_user_in
 from retailedge.processes import Child, free_port, retailedge_command, start_child
 from tests.cloud.allocation.helpers import XUHUI_HOME, app_order, assert_ledger_balances, levels
 from tests.cloud.domain_seed import DC, FW_XUHUI, WATER, seed_network
@@ -71,18 +70,6 @@ async def _race(urls: list[str], admin_key: str) -> tuple[Counter[str], Counter[
         for client in clients:
             await client.aclose()
     return Counter(status for status, _ in results), Counter(nodes for _, nodes in results)
-
-
-async def _admin_key(url: str) -> str:
-    database = Database(url)
-    try:
-        async with database.sessions.begin() as session:
-            created = await create_user(
-                session=session, name="root", role="admin", now=datetime.now(UTC)
-            )
-        return created.api_key
-    finally:
-        await database.dispose()
 
 
 def _up(child: Child, url: str) -> bool:
@@ -147,7 +134,7 @@ def test_fifty_clients_race_for_the_last_units(
             up = partial(_up, child, url)
             wait_until(up, 60, "cloud /healthz")
             urls.append(url)
-        admin = asyncio.run(_admin_key(database_url))
+        admin = asyncio.run(create_user_in(database_url, name="root", role="admin"))
         statuses, nodes = asyncio.run(_race(urls, admin))
     finally:
         for child in children:
