@@ -77,23 +77,25 @@ async def late_risk_orders(*, session: AsyncSession, now: datetime) -> list[Orde
     return [OrderFacts(r.id, r.status, r.promise_by, r.drop) for r in rows]
 
 
+def stored_alarm(a: AlarmRow) -> AlarmOut:
+    """A gateway alarm the cloud stored, as the console shows it."""
+    return record_alarm(
+        gateway_id=a.gateway_id,
+        seq=a.seq,
+        rule=a.rule,
+        subject=a.subject,
+        severity=a.severity,
+        started_at=a.started_at,
+        ended_at=a.ended_at,
+        evidence=a.evidence,
+    )
+
+
 async def record_alarms(*, session: AsyncSession) -> list[AlarmOut]:
     rows = await session.scalars(
         select(AlarmRow).order_by(AlarmRow.started_at.desc()).limit(RECENT_RECORD_ALARMS)
     )
-    return [
-        record_alarm(
-            gateway_id=a.gateway_id,
-            seq=a.seq,
-            rule=a.rule,
-            subject=a.subject,
-            severity=a.severity,
-            started_at=a.started_at,
-            ended_at=a.ended_at,
-            evidence=a.evidence,
-        )
-        for a in rows
-    ]
+    return [stored_alarm(a) for a in rows]
 
 
 async def flag_alarms(*, session: AsyncSession) -> list[AlarmOut]:

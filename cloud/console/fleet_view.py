@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.api_error import ApiError
 from cloud.catalog_models import Node
-from cloud.console.alarm_rules import record_alarm, with_acks
-from cloud.console.alarms import latest_acks
+from cloud.console.alarm_rules import with_acks
+from cloud.console.alarms import latest_acks, stored_alarm
 from cloud.console.schemas import (
     ChartPoint,
     CompartmentChart,
@@ -287,19 +287,7 @@ async def _chart(
             .limit(50)
         )
     ).all()
-    excursions = [
-        record_alarm(
-            gateway_id=a.gateway_id,
-            seq=a.seq,
-            rule=a.rule,
-            subject=a.subject,
-            severity=a.severity,
-            started_at=a.started_at,
-            ended_at=a.ended_at,
-            evidence=a.evidence,
-        )
-        for a in alarms
-    ]
+    excursions = [stored_alarm(a) for a in alarms]
     acks = await latest_acks(session=session, keys=[a.key for a in excursions])
     return CompartmentChart(
         name=name,
