@@ -17,7 +17,14 @@ import pytest
 import tomli_w
 
 from retailedge.processes import Child, retailedge_command
-from tests.integration.cluster import Cloud, gateway_status, run_gateway, start_cloud, wait_until
+from tests.integration.cluster import (
+    Cloud,
+    gateway_status,
+    run_gateway,
+    start_cloud,
+    stop_gently,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -194,7 +201,5 @@ def test_riders_and_reefers_deliver_through_the_gateway_and_a_failed_reefer_is_r
         assert report["eta_mae_min"] > 0 and report["eta_p90_abs_error_min"] > 0
     finally:
         if gateway is not None and gateway.process.poll() is None:
-            gateway.process.terminate()
-            gateway.process.wait(timeout=30)
-        cloud.child.process.terminate()
-        cloud.child.process.wait(timeout=30)
+            stop_gently(gateway)
+        stop_gently(cloud.child)

@@ -30,6 +30,7 @@ from tests.integration.cluster import (
     read_jsonl,
     run_gateway,
     start_cloud,
+    stop_gently,
     wait_local_api,
     wait_until,
 )
@@ -306,7 +307,5 @@ def test_devices_and_scanners_reach_the_cloud_once_and_a_pushed_rule_takes_effec
         assert alarm.evidence["peak"]["value_c"] == 3.0
     finally:
         if gateway is not None and gateway.process.poll() is None:
-            gateway.process.terminate()
-            gateway.process.wait(timeout=30)
-        cloud.child.process.terminate()
-        cloud.child.process.wait(timeout=30)
+            stop_gently(gateway)
+        stop_gently(cloud.child)
