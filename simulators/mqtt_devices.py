@@ -162,6 +162,16 @@ def publish_confirmed(client: paho.Client, topic: str, payload: bytes) -> None:
         raise SimulatorError(f"no PUBACK for {topic} within {PUBACK_TIMEOUT_S:.0f} s")
 
 
+def sign_off(client: paho.Client, status_topic: str) -> None:
+    """Shut down as a well-behaved device does: ``offline`` on its status topic (the broker
+    only sends the Last Will when a device drops off), then DISCONNECT."""
+    try:
+        publish_confirmed(client, status_topic, b"offline")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def vanish(client: paho.Client) -> None:
     """Drop off the network without DISCONNECT: the broker then publishes the Last Will."""
     client.loop_stop()
@@ -171,8 +181,8 @@ def vanish(client: paho.Client) -> None:
 
 
 class DeviceFleet:
-    """The devices on a broker; use as a context manager (connects, then disconnects cleanly
-    those still alive)."""
+    """The devices on a broker; use as a context manager (connects, then signs off those still
+    alive: ``offline``, then a clean disconnect)."""
 
     def __init__(self, broker: Broker, devices: tuple[SimDevice, ...] = CAST) -> None:
         self.broker = broker
@@ -195,10 +205,9 @@ class DeviceFleet:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for client in self._clients.values():
-            client.disconnect()
-            client.loop_stop()
-        self._clients.clear()
+        clients, self._clients = self._clients, {}
+        for device_id, client in clients.items():
+            sign_off(client, self.broker.topic(device_id, "status"))
 
     def publish(self, reading: Reading, at: datetime) -> list[Measurement]:
         payload, records = telemetry_message(reading, at, self.run_id)

@@ -24,7 +24,7 @@ import httpx
 from firmware_bridge.gs1 import with_check_digit
 from firmware_bridge.records import Scan, ScanOperation
 from firmware_bridge.wire import format_time, record_to_wire
-from simulators.mqtt_devices import Broker, device_client, publish_confirmed
+from simulators.mqtt_devices import Broker, device_client, publish_confirmed, sign_off
 
 UNKNOWN_LOCATION: Final = "NO-SUCH-BIN-99"
 
@@ -147,8 +147,7 @@ class MqttScanner:
         )
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        sign_off(self._client, self.broker.topic(self.scanner_id, "status"))
 
 
 def http_scan(
