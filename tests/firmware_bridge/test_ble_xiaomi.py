@@ -47,6 +47,46 @@ def test_documented_layouts(hex_payload: str, expected: XiaomiData) -> None:
     assert encode(expected) == payload
 
 
+# Captured from real thermometers: the service data 0x181A inside HCI LE advertising reports
+# published as parser test data by the ble_monitor project (Home Assistant custom component).
+CAPTURED = [
+    (
+        "043e1d02010000f4830238c1a41110161a18a4c1380283f400a22f5f0bf819df",
+        XiaomiData("atc", "A4:C1:38:02:83:F4", 16.2, 47.0, 3.064, 95, 25),
+    ),
+    (
+        "043E2B0D011300004E7CBC38C1A40100FF7FB90000000000000000001110161A18A4C138BC7C4E0102284F0B6720",
+        XiaomiData("atc", "A4:C1:38:BC:7C:4E", 25.8, 40.0, 2.919, 79, 32),
+    ),
+    (
+        "043e1f02010000f4830238c1a41312161a18f4830238c1a4a9066911b60b58f70dde",
+        XiaomiData("pvvx", "A4:C1:38:02:83:F4", 17.05, 44.57, 2.998, 88, 247, 13),
+    ),
+    (
+        "043E2202010000B2188D38C1A41602010612161A18B2188D38C1A42B089011F70A43200FC2",
+        XiaomiData("pvvx", "A4:C1:38:8D:18:B2", 20.91, 44.96, 2.807, 67, 32, 15),
+    ),
+]
+
+
+def _service_data_181a(hci_report: bytes) -> bytes:
+    """The payload of the first 16-bit service data AD structure with UUID 0x181A."""
+    marker = b"\x16\x1a\x18"
+    start = hci_report.index(marker)
+    length = hci_report[start - 1]  # the AD length counts the type byte and the UUID
+    return hci_report[start + len(marker) : start + len(marker) + length - 3]
+
+
+@pytest.mark.parametrize(
+    ("hci_hex", "expected"), CAPTURED, ids=["atc", "atc-ext", "pvvx", "pvvx-2.9"]
+)
+def test_adverts_captured_from_real_thermometers(hci_hex: str, expected: XiaomiData) -> None:
+    payload = _service_data_181a(bytes.fromhex(hci_hex))
+    assert decode_xiaomi(payload) == expected
+    encode = encode_atc if expected.format == "atc" else encode_pvvx
+    assert encode(expected) == payload
+
+
 def test_advert_to_measurements() -> None:
     advert = Advertisement(MAC, -71, "ATC_AABBCC", service_data={SERVICE_UUID: bytes.fromhex(PVVX)})
     assert decode_xiaomi_advert(advert, T0, device_id="cold-box-3") == [
