@@ -48,6 +48,8 @@ COUNTER_NAMES = (
     "overlong",
     "disconnects",
 )
+MAX_PENDING_READS = 64
+"""At stop, at most this many reads of READ_SIZE (256 KiB) of what the port still holds."""
 
 
 def open_serial(device: NmeaGpsDevice) -> serial.Serial:
@@ -184,7 +186,22 @@ class SerialNmeaConnector:
             loop.remove_reader(fd)
             stopping.cancel()
             lost.cancel()
+            if self._stopping.is_set():
+                self._read_pending(port)
             self._flush()
+
+    def _read_pending(self, port: serial.Serial) -> None:
+        """On stop, take what the receiver already sent and the OS still holds: closing the
+        port would discard it, and a fix written before the gateway was asked to stop is one
+        the device considers delivered."""
+        for _ in range(MAX_PENDING_READS):
+            try:
+                data = port.read(READ_SIZE)
+            except (serial.SerialException, OSError):
+                return
+            if not data:
+                return
+            self.feed(data)
 
     def _on_readable(self, port: serial.Serial, lost: asyncio.Future[str]) -> None:
         try:

@@ -129,3 +129,28 @@ async def test_missing_port_is_retried_until_it_appears(link: Path) -> None:
         await asyncio.wait_for(task, 2)
         if pty is not None:
             pty.close()
+
+
+async def test_what_the_receiver_sent_before_a_stop_is_read_not_dropped(
+    link: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy gateway asked to stop before its reader ran: the bytes the OS holds are read at
+    stop and their fix is emitted, instead of being discarded with the port."""
+    pty = Pty(link)
+    records: list[Record] = []
+    connector = SerialNmeaConnector(device(link), records.extend, silence_flush_s=5.0)
+    # the reader never gets its turn: only the read at stop can see these bytes
+    monkeypatch.setattr(connector, "_on_readable", lambda *_: None)
+    task = asyncio.create_task(connector.run())
+    try:
+        await until(lambda: connector.status is ConnectorStatus.CONNECTED)
+        data = epoch(0) + epoch(1)
+        pty.write(data)
+        await asyncio.sleep(0.05)
+        assert records == []
+        connector.stop()
+        await asyncio.wait_for(task, 5)
+        assert records == decoded(data) and len(records) == 2
+    finally:
+        task.cancel()
+        pty.close()
