@@ -27,6 +27,8 @@ QUANTITY_UNITS: dict[Quantity, Unit] = {
     Quantity.PRESSURE: Unit.HECTOPASCAL,
     Quantity.DOOR_OPEN: Unit.BOOLEAN,
     Quantity.BUTTON_PRESS: Unit.COUNT,
+    Quantity.RSSI: Unit.DBM,
+    Quantity.DISTANCE: Unit.METRE,
 }
 MAX_ANTENNAS = 8
 
@@ -152,10 +154,17 @@ def _settings(profile: DeviceProfile) -> Iterator[Problem]:
 
 def _alarms(profile: DeviceProfile) -> Iterator[Problem]:
     measured = {spec.quantity for spec in profile.fields}
+    first_of: dict[str, int] = {}
     for index, alarm in enumerate(profile.alarms):
         path = f"alarms[{index}]"
         if alarm.quantity not in measured:
             yield Problem(f"{path}.quantity", f"{profile.model} does not measure {alarm.quantity}")
+        # The gateway's alarm subject is device/quantity: one threshold (band) per quantity.
+        earlier = first_of.setdefault(alarm.quantity, index)
+        if earlier != index:
+            yield Problem(
+                f"{path}.quantity", f"{alarm.quantity} has a threshold in alarms[{earlier}]"
+            )
         if alarm.min is None and alarm.max is None:
             yield Problem(path, "needs min, max or both")
         elif alarm.min is not None and alarm.max is not None and alarm.min >= alarm.max:

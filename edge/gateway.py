@@ -18,12 +18,15 @@ from edge.coldchain_runner import ColdChainRunner, Put, rules_from_config
 from edge.config import GatewayConfig
 from edge.connectors.factory import Connector, build_connector
 from edge.data_dir_lock import data_dir_lock
+from edge.device_thresholds import threshold_rules
 from edge.downlink import Downlink
 from edge.health import health_snapshot, write_status
 from edge.local_api import create_app, serve
 from edge.mqtt_replay import dedupe_limits
 from edge.pipeline import Pipeline
 from edge.scanner_api import pending_scans_from
+from edge.threshold_runner import PREFIX as THRESHOLD_STATE
+from edge.threshold_runner import ThresholdRunner, profiles_by_device
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ class Gateway:
         self.local_api_url: str | None = None
         self.coldchain: ColdChainRunner | None = None
         """Set while running; its update_rules applies new cold-chain rules without restart."""
+        self.thresholds: ThresholdRunner | None = None
+        """Set while running: the device profiles' ``[[alarms]]`` thresholds."""
         self.downlink: Downlink | None = None
         """Set while running: the config and catalogue fetched from the cloud."""
 
@@ -121,7 +126,15 @@ class Gateway:
                 saved=await buffer.load_state(COLDCHAIN_STATE),
             )
             downlink.on_rules = coldchain.update_rules
-            sink, put = coldchain.tap(pipeline.submit), coldchain.tap_put(pipeline.put)
+            # And the thresholds of the profiles of the devices whose connector knows one.
+            thresholds = self.thresholds = ThresholdRunner(
+                threshold_rules(profiles_by_device(cfg.devices)),
+                pipeline.submit,
+                clock=_utc_now,
+                saved=await buffer.load_state(THRESHOLD_STATE),
+            )
+            sink = thresholds.tap(coldchain.tap(pipeline.submit))
+            put = thresholds.tap_put(coldchain.tap_put(pipeline.put))
             connectors = [
                 build_connector(dev, sink, data_dir=cfg.gateway.data_dir, put=put)
                 for dev in cfg.devices
@@ -153,6 +166,7 @@ class Gateway:
                     recovery=None if buffer.recovery is None else buffer.recovery.to_health(),
                     local_api_url=self.local_api_url,
                     coldchain=coldchain.snapshot(),
+                    thresholds=thresholds.snapshot(),
                 )
 
             await self._write_status(snapshot)
@@ -160,6 +174,7 @@ class Gateway:
             uplink_task = asyncio.create_task(uplink.run(), name="uplink")
             status_task = asyncio.create_task(self._status_loop(snapshot), name="status")
             coldchain_task = asyncio.create_task(coldchain.run(), name="coldchain")
+            thresholds_task = asyncio.create_task(thresholds.run(), name="thresholds")
             downlink_task = asyncio.create_task(downlink.run(), name="downlink")
             connector_tasks = [
                 asyncio.create_task(c.run(), name=f"connector {c.name}") for c in connectors
@@ -175,6 +190,7 @@ class Gateway:
                         uplink_task,
                         status_task,
                         coldchain_task,
+                        thresholds_task,
                         downlink_task,
                         *connector_tasks,
                     ],
@@ -183,7 +199,8 @@ class Gateway:
                 downlink.stop()
                 await asyncio.gather(downlink_task, return_exceptions=True)
                 coldchain.stop()
-                await asyncio.gather(coldchain_task, return_exceptions=True)
+                thresholds.stop()
+                await asyncio.gather(coldchain_task, thresholds_task, return_exceptions=True)
                 # Producers in flight get their answer: the pipeline still runs meanwhile.
                 await local_api.aclose()
                 await self._shutdown(

@@ -20,7 +20,7 @@ from edge.coldchain_runner import ColdChainRunner, rules_from_config
 from edge.config import ConfigError, parse_config
 from edge.gateway import Gateway
 from firmware_bridge.records import Alarm, Measurement, Quantity, Record, Severity, Unit
-from firmware_bridge.wire import format_time, record_to_wire
+from firmware_bridge.wire import format_time, parse_time, record_to_wire
 from tests.edge.fake_cloud import FakeCloud
 from tests.edge.pty_gps import until
 
@@ -118,11 +118,14 @@ RULE = ZoneRule("chiller-1", ("probe-1",), 0.0, 4.0, tolerance_s=60, sample_peri
 
 
 async def test_tap_passes_records_on_first_then_submits_alarms() -> None:
-    runner, alarms = runner_with([RULE], Clock(T0))
+    clock = Clock(T0)
+    runner, alarms = runner_with([RULE], clock)
     passed: list[Record] = []
     sink = runner.tap(passed.extend)
     readings = [temp(T0, 5.0), temp(T0 + timedelta(seconds=60), 6.0)]
-    sink(readings)
+    sink(readings[:1])
+    clock.now = readings[1].time
+    sink(readings[1:])
     assert passed == readings
     first, last = readings[0].time, readings[1].time
     assert alarms == [
@@ -135,9 +138,9 @@ async def test_tap_passes_records_on_first_then_submits_alarms() -> None:
                 "zone": "chiller-1",
                 "device": "probe-1",
                 "band": {"min_c": 0.0, "max_c": 4.0, "tolerance_s": 60},
-                "first_out": {"time": format_time(first), "value_c": 5.0},
-                "last_out": {"time": format_time(last), "value_c": 6.0},
-                "peak": {"time": format_time(last), "value_c": 6.0},
+                "first_out": point(first, 5.0),
+                "last_out": point(last, 6.0),
+                "peak": point(last, 6.0),
             },
         )
     ]
@@ -148,13 +151,18 @@ async def test_tap_passes_records_on_first_then_submits_alarms() -> None:
         ],
         "raised": 1,
         "cleared": 0,
-        "stale_readings": 0,
         "flagged_readings": 0,
+        "late_readings": 0,
+        "out_of_order_readings": 0,
+        "clock_suspect_readings": 0,
+        "clocks_relearned": 0,
         "restored": 0,
         "checkpoints": 0,
         "probes": {
             "chiller-1/probe-1": {
-                "last_reading": {"time": format_time(last), "value_c": 6.0},
+                "last_reading": point(last, 6.0),
+                "heard_at": format_time(last),
+                "clock_offset_s": 0.0,
                 "out_of_band_since": format_time(T0),
                 "excursion_alarm": True,
                 "silent_since": None,
@@ -163,8 +171,14 @@ async def test_tap_passes_records_on_first_then_submits_alarms() -> None:
     }
 
 
+def point(time: datetime, value: float) -> dict[str, Any]:
+    """A reading of a probe whose clock agrees with the gateway's, in evidence."""
+    return {"time": format_time(time), "gateway_time": format_time(time), "value_c": value}
+
+
 async def test_tap_put_judges_only_what_the_pipeline_accepted() -> None:
-    runner, alarms = runner_with([RULE], Clock(T0))
+    clock = Clock(T0)
+    runner, alarms = runner_with([RULE], clock)
 
     async def refuse(records: Sequence[Record], *, dedupe_key: str | None = None) -> list[int]:
         raise RuntimeError("full")
@@ -172,12 +186,15 @@ async def test_tap_put_judges_only_what_the_pipeline_accepted() -> None:
     async def accept(records: Sequence[Record], *, dedupe_key: str | None = None) -> list[int]:
         return list(range(1, len(records) + 1))
 
-    out_of_band = [temp(T0, 9.0), temp(T0 + timedelta(seconds=60), 9.0)]
     with pytest.raises(RuntimeError):
-        await runner.tap_put(refuse)(out_of_band)
+        await runner.tap_put(refuse)([temp(T0, 9.0)])
+    for s in (30, 60):  # had the refused reading been judged, 60 s would be out by now
+        clock.now = T0 + timedelta(seconds=s)
+        assert await runner.tap_put(accept)([temp(clock.now, 9.0)]) == [1]
     assert alarms == []
-    assert await runner.tap_put(accept)(out_of_band) == [1, 2]
-    assert len(alarms) == 1
+    clock.now = T0 + timedelta(seconds=90)
+    await runner.tap_put(accept)([temp(clock.now, 9.0)])
+    assert [a.started_at for a in alarms] == [T0 + timedelta(seconds=30)]
 
 
 async def test_run_ticks_the_clock_and_update_rules_clears_removed_zones() -> None:
@@ -248,27 +265,38 @@ async def test_alarm_raised_while_the_cloud_is_down_reaches_it_when_it_returns(
     task = asyncio.create_task(gateway.run(stop))
     now = datetime.now(UTC).replace(microsecond=0)
     reading = temp(now, 7.5)
-    alarm = Alarm(
-        rule=EXCURSION_RULE,
-        subject="chiller-1/probe-1",
-        severity=Severity.CRITICAL,
-        started_at=now,
-        evidence={
-            "zone": "chiller-1",
-            "device": "probe-1",
-            "band": {"min_c": 0.0, "max_c": 4.0, "tolerance_s": 0.0},
-            "first_out": {"time": format_time(now), "value_c": 7.5},
-            "last_out": {"time": format_time(now), "value_c": 7.5},
-            "peak": {"time": format_time(now), "value_c": 7.5},
-        },
-    )
     try:
         await until(lambda: gateway.local_api_url is not None)
         async with httpx.AsyncClient(base_url=str(gateway.local_api_url)) as http:
+            sent = datetime.now(UTC)
             answer = await http.post("/api/v1/records", json={"records": [record_to_wire(reading)]})
+            answered = datetime.now(UTC)
         assert answer.status_code == 200
         data_dir = config.gateway.data_dir
         await until(lambda: len(buffered(data_dir)) == 2 and remote.refused >= 2)
+        # Judged on the gateway's clock: the alarm starts when the reading was received; the
+        # evidence keeps the probe's own time too.
+        received = parse_time(buffered(data_dir)[1][2]["started_at"])
+        assert sent <= received <= answered
+        first_out = {
+            "time": format_time(now),
+            "gateway_time": format_time(received),
+            "value_c": 7.5,
+        }
+        alarm = Alarm(
+            rule=EXCURSION_RULE,
+            subject="chiller-1/probe-1",
+            severity=Severity.CRITICAL,
+            started_at=received,
+            evidence={
+                "zone": "chiller-1",
+                "device": "probe-1",
+                "band": {"min_c": 0.0, "max_c": 4.0, "tolerance_s": 0.0},
+                "first_out": first_out,
+                "last_out": first_out,
+                "peak": first_out,
+            },
+        )
         assert buffered(data_dir) == [
             (1, "measurement", record_to_wire(reading)),
             (2, "alarm", record_to_wire(alarm)),
@@ -285,11 +313,14 @@ async def test_alarm_raised_while_the_cloud_is_down_reaches_it_when_it_returns(
     assert gateway.coldchain.snapshot()["raised"] == 1
     status = json.loads(gateway.status_path.read_text())
     assert status["coldchain"]["active"] == [
-        {"rule": EXCURSION_RULE, "subject": "chiller-1/probe-1", "started_at": format_time(now)}
+        {
+            "rule": EXCURSION_RULE,
+            "subject": "chiller-1/probe-1",
+            "started_at": format_time(received),
+        }
     ]
-    assert status["coldchain"]["probes"]["chiller-1/probe-1"]["out_of_band_since"] == format_time(
-        now
-    )
+    probe = status["coldchain"]["probes"]["chiller-1/probe-1"]
+    assert probe["out_of_band_since"] == format_time(received)
 
     # Restarted on the same data folder: the open alarm is known, not raised again, and the
     # next in-band reading clears it with the evidence from before the restart.
@@ -313,11 +344,14 @@ async def test_alarm_raised_while_the_cloud_is_down_reaches_it_when_it_returns(
         stop.set()
         await asyncio.wait_for(task, 5)
     cleared = remote.cloud.stored[5]
+    back_in_band = cleared["evidence"]["back_in_band"]
     assert (cleared["kind"], cleared["started_at"], cleared["ended_at"]) == (
         "alarm",
-        format_time(now),
-        format_time(back.time),
+        format_time(received),
+        back_in_band["gateway_time"],
     )
-    assert cleared["evidence"]["first_out"] == {"time": format_time(now), "value_c": 7.5}
+    assert (back_in_band["time"], back_in_band["value_c"]) == (format_time(back.time), 3.0)
+    assert parse_time(back_in_band["gateway_time"]) > received
+    assert cleared["evidence"]["first_out"] == first_out
     assert cleared["evidence"]["peak"]["value_c"] == 8.0
     assert (again.coldchain.raised, again.coldchain.cleared) == (0, 1)

@@ -18,8 +18,9 @@ from edge.buffer import Buffer
 from edge.coldchain import EXCURSION_RULE, Excursion, ProbeState, Reading, ZoneRule
 from edge.coldchain_runner import PREFIX, ColdChainRunner
 from edge.coldchain_state import decode, decode_rows, encode, state_key
+from edge.device_clock import DeviceClock
 from edge.pipeline import Pipeline
-from tests.edge.test_edge_coldchain import CHILLED, at, excursion, temp
+from tests.edge.test_edge_coldchain import CHILLED, at, excursion, point, temp
 
 PROBE = ("chiller-1", "probe-1")
 
@@ -51,24 +52,30 @@ async def alarms_in(buffer: Buffer) -> list[dict[str, object]]:
 
 def test_state_round_trips_through_json() -> None:
     state = ProbeState(
-        last_seen=at(700),
-        last=Reading(at(700), 9.5),
+        heard_at=at(702),
+        last=Reading(at(700), at(701), 9.5),
         excursion=Excursion(
-            Reading(at(0), 5.0), Reading(at(700), 9.5), Reading(at(300), 11.0), 7.0, True
+            Reading(at(0), at(1), 5.0),
+            Reading(at(700), at(701), 9.5),
+            Reading(at(3600), at(300), 11.0, clock_suspect=True),
+            7.0,
+            True,
         ),
         silent_since=at(900),
+        clock=DeviceClock(1.0, True, at(701), at(650), -3000.0),
+        caught_up=False,
     )
     rule = replace(CHILLED, devices=("probe-1",), min_c=None)
     assert decode(PROBE, encode(rule, state)) == (rule, state)
-    assert decode(PROBE, encode(rule, ProbeState(last_seen=at(5)))) == (
+    assert decode(PROBE, encode(rule, ProbeState(heard_at=at(5)))) == (
         rule,
-        ProbeState(last_seen=at(5)),
+        ProbeState(heard_at=at(5)),
     )
     assert state_key(("z/1", 'd"2')) == 'coldchain:["z/1", "d\\"2"]'
 
 
 def test_unreadable_rows_are_skipped() -> None:
-    good = encode(CHILLED, ProbeState(last_seen=at(0)))
+    good = encode(CHILLED, ProbeState(heard_at=at(0)))
     rows = {state_key(PROBE): good, 'coldchain:["x"]': good, state_key(("z", "d")): "{}"}
     assert list(decode_rows(rows)) == [PROBE]
 
@@ -80,7 +87,9 @@ async def test_a_raised_alarm_is_neither_raised_again_nor_forgotten_after_restar
     clock = Clock(at(0))
     async with gateway_parts(tmp_path / "outbox.db") as (buffer, pipeline):
         runner = ColdChainRunner([rule], pipeline.submit, clock=clock)
-        runner.observe([temp(0, 6.0), temp(60, 7.0)])
+        runner.observe([temp(0, 6.0)])
+        clock.now = at(60)
+        runner.observe([temp(60, 7.0)])
         await pipeline.flush()
         # The alarm and the probe's state are in the buffer together.
         assert [a["rule"] for a in await alarms_in(buffer)] == [EXCURSION_RULE]
@@ -98,9 +107,10 @@ async def test_a_raised_alarm_is_neither_raised_again_nor_forgotten_after_restar
         restarted.observe([temp(90, 8.0)])  # still out: nothing raised again
         restarted.tick()
         assert restarted.raised == 0
+        clock.now = at(120)
         restarted.observe([temp(120, 3.0)])  # back in band: the open alarm is cleared
         await pipeline.flush()
-        back = {"time": "2026-03-01T08:02:00Z", "value_c": 3.0}
+        back = point(120, 3.0)
         cleared = excursion(rule, "probe-1", (0, 6.0), (90, 8.0), (90, 8.0), back_in_band=back)
         alarms = await alarms_in(buffer)
         assert [(a["ended_at"], a["evidence"]) for a in alarms] == [
@@ -109,7 +119,7 @@ async def test_a_raised_alarm_is_neither_raised_again_nor_forgotten_after_restar
         ]
         assert restarted.cleared == 1
         probe = json.loads((await buffer.load_state(PREFIX))[state_key(PROBE)])
-        assert probe["excursion"] is None and probe["last"]["value_c"] == 3.0
+        assert probe["excursion"] is None and probe["last"]["value"] == 3.0
 
 
 async def test_a_checkpoint_keeps_an_excursion_not_yet_alarmed(tmp_path: Path) -> None:
@@ -117,7 +127,9 @@ async def test_a_checkpoint_keeps_an_excursion_not_yet_alarmed(tmp_path: Path) -
     clock = Clock(at(0))
     async with gateway_parts(tmp_path / "outbox.db") as (buffer, pipeline):
         runner = ColdChainRunner([rule], pipeline.submit, clock=clock, checkpoint_s=0.01)
-        runner.observe([temp(0, 6.0), temp(30, 6.5)])
+        runner.observe([temp(0, 6.0)])
+        clock.now = at(30)
+        runner.observe([temp(30, 6.5)])
         task = asyncio.create_task(runner.run())
         await asyncio.sleep(0.05)
         runner.stop()
@@ -132,6 +144,7 @@ async def test_a_checkpoint_keeps_an_excursion_not_yet_alarmed(tmp_path: Path) -
         )
         assert restarted.tick() is None and restarted.raised == 0
         # Ten minutes after the first out-of-band reading before the restart: raised.
+        clock.now = at(600)
         restarted.observe([temp(600, 6.0)])
         await pipeline.flush()
         alarms = await alarms_in(buffer)
@@ -185,7 +198,43 @@ async def test_a_restart_is_not_taken_for_sensor_silence(tmp_path: Path) -> None
         restarted.tick()
         assert restarted.raised == 2  # both probes of the zone
         probes = restarted.snapshot()["probes"]
-        assert probes["chiller-1/probe-1"]["last_reading"] == {
-            "time": "2026-03-01T08:00:00Z",
-            "value_c": 3.0,
-        }
+        assert probes["chiller-1/probe-1"]["last_reading"] == point(0, 3.0)
+
+
+def test_a_row_written_before_gateway_clock_placement_is_read_back() -> None:
+    """An upgrade keeps an open alarm: the old row had device times only and no clock."""
+    reading = {"time": "2026-03-01T08:10:00Z", "value_c": 7.0}
+    old = {
+        "rule": {
+            "zone": "chiller-1",
+            "min_c": 0.0,
+            "max_c": 4.0,
+            "tolerance_s": 600.0,
+            "silence_periods": 3,
+            "sample_period_s": 30.0,
+        },
+        "last_seen": "2026-03-01T08:10:00Z",
+        "last": reading,
+        "excursion": {
+            "first": {"time": "2026-03-01T08:00:00Z", "value_c": 6.0},
+            "last": reading,
+            "peak": reading,
+            "peak_deviation": 3.0,
+            "raised": True,
+        },
+        "silent_since": None,
+    }
+    rule, state = decode(PROBE, json.dumps(old))
+    assert rule == replace(CHILLED, devices=("probe-1",))
+    assert state == ProbeState(
+        heard_at=at(600),
+        last=Reading(at(600), at(600), 7.0),
+        excursion=Excursion(
+            Reading(at(0), at(0), 6.0),
+            Reading(at(600), at(600), 7.0),
+            Reading(at(600), at(600), 7.0),
+            3.0,
+            True,
+        ),
+        clock=DeviceClock(),
+    )
