@@ -17,7 +17,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from firmware_bridge.ble_advert import Advertisement, mac_bytes, uuid16
-from firmware_bridge.ble_bthome_objects import BUTTON, BUTTON_EVENTS, OBJECTS, ObjectType
+from firmware_bridge.ble_bthome_objects import (
+    BUTTON,
+    BUTTON_EVENTS,
+    EVENT_OBJECTS,
+    OBJECTS,
+    PACKET_ID,
+    ObjectType,
+)
 from firmware_bridge.ble_errors import (
     BleDecodeError,
     DecryptionError,
@@ -67,6 +74,19 @@ class BthomePacket:
     encrypted: bool = False
     trigger_based: bool = False
     counter: int | None = None
+
+    @property
+    def packet_id(self) -> int | None:
+        """The packet id object (a sensor repeats one packet under the same id), if sent."""
+        for item in self.objects:
+            if item.object_id == PACKET_ID and isinstance(item.value, int):
+                return item.value
+        return None
+
+    @property
+    def carries_event(self) -> bool:
+        """Sent by a trigger-based device, or holding an event object (door, button ...)."""
+        return self.trigger_based or any(item.object_id in EVENT_OBJECTS for item in self.objects)
 
 
 def _check_key(bindkey: bytes) -> None:

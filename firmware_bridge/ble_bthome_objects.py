@@ -145,3 +145,7 @@ BUTTON_EVENTS: Final[dict[int, tuple[str, int]]] = {
     0x80: ("hold_press", 1),
 }
 """Button event code -> (name, presses it stands for)."""
+
+EVENT_OBJECTS: Final[frozenset[int]] = frozenset({0x11, 0x1A, 0x1B, 0x21, 0x2D, BUTTON, 0x3C})
+"""Objects that report an event (opening, door, garage door, motion, window, button, dimmer):
+a new packet carrying one is a change to keep, not a periodic reading a gateway may thin out."""

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from firmware_bridge.ble_advert import Advertisement
 from firmware_bridge.ble_errors import MissingPayload, PayloadLengthError, UnsupportedFormat
+from firmware_bridge.records import Measurement, Quantity, Unit
 
 MANUFACTURER_ID = 0x004C
 _PREFIX = b"\x02\x15"
@@ -81,3 +82,13 @@ def decode_ibeacon_advert(
         else estimate_distance(beacon.measured_power_dbm, advert.rssi, path_loss_exponent)
     )
     return IBeaconSighting(advert.address, time, beacon, advert.rssi, distance)
+
+
+def ibeacon_measurements(sighting: IBeaconSighting, device_id: str) -> list[Measurement]:
+    """The tag's RSSI (dBm) and estimated distance (m) at the sighting; none without an RSSI."""
+    if sighting.rssi_dbm is None or sighting.distance_m is None:
+        return []
+    return [
+        Measurement(device_id, sighting.time, Quantity.RSSI, float(sighting.rssi_dbm), Unit.DBM),
+        Measurement(device_id, sighting.time, Quantity.DISTANCE, sighting.distance_m, Unit.METRE),
+    ]

@@ -220,13 +220,13 @@ from simulators.ble_sensors import DOOR_BINDKEY, SENSORS, simulate, write_replay
 def ble_command(
     output: Path, readings: int, period: float, repeats: int, emit_log: Path | None, seed: int
 ) -> None:
-    """BLE sensors (Ruuvi, ATC, pvvx, encrypted BTHome, iBeacon) as a replay file of real
-    advertisement bytes, for a gateway's ``backend = "replay"`` BLE device."""
+    """BLE sensors (Ruuvi, ATC, pvvx, BTHome plain and encrypted, iBeacon) as a replay file of
+    real advertisement bytes, for a gateway's ``backend = "replay"`` BLE device."""
     scene = simulate(readings=readings, period_s=period, repeats=repeats, seed=seed)
     count = write_replay(scene, output)
     if emit_log is not None:
         write_truth(scene, emit_log)
-    names = ", ".join(f"{s.id} {s.address}" for s in SENSORS)
+    names = ", ".join(sensor.describe() for sensor in SENSORS)
     click.echo(f"wrote {count} advertisements to {output}: {names}")
     click.echo(f"door-bthome bind key {DOOR_BINDKEY.hex()}; {len(scene.truth)} readings")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +17,8 @@ from firmware_bridge.ble_errors import AdvertFormatError
 log = logging.getLogger(__name__)
 
 _QUEUE_MAX = 10_000
+STOP_TIMEOUT_S = 5.0
+SCAN_FORMATS = ("ruuvi", "atc", "pvvx", "bthome", "ibeacon")
 
 
 class ScannerBackend(Protocol):
@@ -33,13 +36,27 @@ class BadAdvert(Exception):
         self.error = error
 
 
-class ReplayBackend:
-    """JSON-lines advertisement records, paced by their ``time`` (scaled by ``speed``;
-    ``speed=0`` replays as fast as possible). Bad lines are yielded as :class:`BadAdvert`."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, path: Path, *, speed: float = 1.0) -> None:
+
+class ReplayBackend:
+    """JSON-lines advertisement records, heard again from now on: the first record at once,
+    the others at their recorded distance from it divided by ``speed``, and stamped with that
+    moment (rebased on ``clock``), as a scan would have heard them. ``speed=0`` delivers them as
+    fast as possible, stamped as at speed 1. Bad lines are yielded as :class:`BadAdvert`;
+    records without a time are delivered at once, unstamped."""
+
+    def __init__(
+        self, path: Path, *, speed: float = 1.0, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        if speed < 0:
+            raise ValueError("replay speed must be >= 0")
         self._path = path
-        self._speed = speed
+        self.speed = speed
+        self._clock = clock
+        self.delivered = 0
+        """Advertisements handed on so far."""
 
     async def adverts(self) -> AsyncIterator[Advertisement]:
         async for item in self.items():
@@ -48,9 +65,9 @@ class ReplayBackend:
 
     async def items(self) -> AsyncIterator[Advertisement | BadAdvert]:
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        first: datetime | None = None
         lines = await asyncio.to_thread(self._path.read_text, encoding="utf-8")
+        started, base = loop.time(), self._clock()
+        first: datetime | None = None
         for number, line in enumerate(lines.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -59,12 +76,16 @@ class ReplayBackend:
             except (AdvertFormatError, ValueError) as exc:
                 yield BadAdvert(number, exc)
                 continue
-            if advert.time is not None and self._speed > 0:
+            if advert.time is not None:
                 first = first or advert.time
-                due = started + (advert.time - first).total_seconds() / self._speed
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                offset = (advert.time - first).total_seconds()
+                if self.speed > 0:
+                    offset /= self.speed
+                    delay = started + offset - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                advert = replace(advert, time=base + timedelta(seconds=offset))
+            self.delivered += 1
             yield advert
 
 
@@ -94,9 +115,10 @@ def _bleak_scanner_factory() -> ScannerFactory:
 class BleakBackend:
     """Scans with ``bleak.BleakScanner``; its detection callback feeds an asyncio.Queue.
 
-    Passive scanning on BlueZ needs ``or_patterns``; where the adapter refuses passive mode the
-    scan falls back to active with a warning. A failed start is retried with backoff
-    (``errors`` and ``last_error`` report it)."""
+    Passive scanning on BlueZ needs ``or_patterns`` (one per sensor format in ``formats``);
+    where the adapter refuses passive mode the scan falls back to active with a warning. A failed
+    start is retried with backoff (``errors`` and ``last_error`` report it); so is a failed stop
+    (counted alike), which must not keep a restart from happening."""
 
     def __init__(
         self,
@@ -106,9 +128,11 @@ class BleakBackend:
         clock: Callable[[], datetime],
         retry_initial_s: float = 1.0,
         retry_max_s: float = 30.0,
+        formats: Iterable[str] = SCAN_FORMATS,
         scanner_factory: ScannerFactory | None = None,
     ) -> None:
         self._adapter = adapter
+        self._formats = frozenset(formats)
         self._passive = passive
         self._clock = clock
         self._retry = (retry_initial_s, retry_max_s)
@@ -123,7 +147,7 @@ class BleakBackend:
         if self._adapter is not None:
             kwargs["adapter"] = self._adapter
         if passive:
-            kwargs["bluez"] = {"or_patterns": _or_patterns()}
+            kwargs["bluez"] = {"or_patterns": or_patterns(self._formats)}
         return kwargs
 
     async def _start(self, callback: Callable[[Any, Any], None]) -> Any:
@@ -167,12 +191,21 @@ class BleakBackend:
             while True:
                 yield await queue.get()
         finally:
-            await scanner.stop()
+            await self._stop(scanner)
+
+    async def _stop(self, scanner: Any) -> None:
+        try:
+            await asyncio.wait_for(scanner.stop(), STOP_TIMEOUT_S)
+        except Exception as exc:  # a failed adapter may refuse or never answer
+            self.errors += 1
+            self.last_error = f"stopping the scan: {type(exc).__name__}: {exc}"
+            log.error("BLE adapter: %s", self.last_error)
 
 
-def _or_patterns() -> list[Any]:
-    """BlueZ advertisement monitor patterns matching the sensor formats we decode: AD type
-    0x16 (service data) with 0x181A / 0xFCD2, and 0xFF (manufacturer data) of Ruuvi."""
+def or_patterns(formats: Iterable[str] = SCAN_FORMATS) -> list[Any]:
+    """BlueZ advertisement monitor patterns for the sensor formats to hear: AD type 0x16
+    (service data) of 0x181A (ATC, pvvx) or 0xFCD2 (BTHome); AD type 0xFF (manufacturer data)
+    of Ruuvi (0x0499), or Apple's (0x004C) beginning with the iBeacon type 0x02, 0x15."""
     try:
         from bleak.args.bluez import OrPattern
         from bleak.assigned_numbers import AdvertisementDataType
@@ -180,8 +213,14 @@ def _or_patterns() -> list[Any]:
         return []
     service = AdvertisementDataType.SERVICE_DATA_UUID16
     maker = AdvertisementDataType.MANUFACTURER_SPECIFIC_DATA
+    wanted = set(formats)
     return [
-        OrPattern(0, service, b"\x1a\x18"),
-        OrPattern(0, service, b"\xd2\xfc"),
-        OrPattern(0, maker, b"\x99\x04"),
+        OrPattern(0, kind, prefix)
+        for kind, prefix, heard_for in (
+            (service, b"\x1a\x18", {"atc", "pvvx"}),
+            (service, b"\xd2\xfc", {"bthome"}),
+            (maker, b"\x99\x04", {"ruuvi"}),
+            (maker, b"\x4c\x00\x02\x15", {"ibeacon"}),
+        )
+        if wanted & heard_for
     ]

@@ -33,6 +33,7 @@ def packaged(name: str) -> dict[str, Any]:
 def test_available_profiles_lists_every_shipped_model() -> None:
     assert available_profiles() == [
         "bthome-door",
+        "bthome-thermometer",
         "ibeacon-tag",
         "lywsd03mmc-atc",
         "lywsd03mmc-pvvx",
@@ -239,8 +240,9 @@ def test_missing_file_and_unknown_name() -> None:
     with pytest.raises(ProfileError) as unknown:
         load_profile("xy-md03")
     assert str(unknown.value) == (
-        "xy-md03: no such profile; available: bthome-door, ibeacon-tag, lywsd03mmc-atc, "
-        "lywsd03mmc-pvvx, nmea-gps, r2000-uhf-reader, rs-ws-n01-8, ruuvitag, xy-md02"
+        "xy-md03: no such profile; available: bthome-door, bthome-thermometer, ibeacon-tag, "
+        "lywsd03mmc-atc, lywsd03mmc-pvvx, nmea-gps, r2000-uhf-reader, rs-ws-n01-8, ruuvitag, "
+        "xy-md02"
     )
 
 

@@ -24,54 +24,38 @@ from firmware_bridge.ble_ruuvi import MANUFACTURER_ID, RuuviData, encode_ruuvi
 from firmware_bridge.records import Measurement, MeasurementQuality, Quantity, Record, Unit
 from firmware_bridge.wire import record_from_wire
 from simulators.ble_sensors import (
+    ASSET_BEACON,
     CHILLER,
     DOOR,
-    DOOR_BINDKEY,
-    FRIDGE,
     SHELF,
+    START,
+    asset_address,
     simulate,
     write_replay,
 )
+from tests.edge.ble_helpers import ble_device, replay_to_the_end, running, sensor_entries
+from tests.edge.pty_gps import until
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-
-
-def sensor_entries() -> list[dict[str, Any]]:
-    return [
-        {"address": CHILLER.address, "id": CHILLER.id, "format": "ruuvi"},
-        {"address": SHELF.address, "id": SHELF.id, "format": "atc"},
-        {"address": FRIDGE.address, "id": FRIDGE.id, "format": "pvvx"},
-        {
-            "address": DOOR.address.lower(),
-            "id": DOOR.id,
-            "format": "bthome",
-            "bindkey": DOOR_BINDKEY.hex(),
-        },
-    ]
-
-
-def ble_device(replay: Path, **extra: Any) -> BleDevice:
-    return BleDevice.model_validate(
-        {
-            "id": "ble-1",
-            "type": "ble",
-            "backend": "replay",
-            "replay_file": str(replay),
-            "min_interval_s": 5.0,
-            "sensors": sensor_entries(),
-            **extra,
-        }
-    )
+ASSET_KEY = f"{ASSET_BEACON.uuid}/{ASSET_BEACON.major}/{ASSET_BEACON.minor}"
 
 
 def counters(
-    adverts: int, decoded: int, duplicates: int, out_of_range: int = 0, **errors: int
+    adverts: int,
+    decoded: int,
+    duplicates: int,
+    out_of_range: int = 0,
+    events: int = 0,
+    **errors: int,
 ) -> dict[str, Any]:
     return {
         "adverts": adverts,
         "decoded": decoded,
         "duplicates": duplicates,
         "throttled": 0,
+        "replayed": 0,
+        "events": events,
+        "counter_resets": 0,
         "decode_errors": errors,
         "out_of_range": out_of_range,
     }
@@ -79,7 +63,9 @@ def counters(
 
 def without_ids(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
-        sensor["id"]: {k: v for k, v in sensor.items() if k not in ("id", "last_seen")}
+        sensor["id"]: {
+            k: v for k, v in sensor.items() if k not in ("id", "last_seen", "last_address")
+        }
         for sensor in snapshot["sensors"].values()
     }
 
@@ -93,36 +79,49 @@ async def test_replayed_store_lands_in_the_buffer_exactly_as_simulated(tmp_path:
         committing = asyncio.create_task(pipeline.run())
         connector = build_connector(ble_device(replay), pipeline.submit, data_dir=tmp_path)
         assert isinstance(connector, BleConnector)
-        connector = BleConnector(
-            ble_device(replay), pipeline.submit, backend=ReplayBackend(replay, speed=0)
-        )
-        await asyncio.wait_for(connector.run(), 10)
+        # Heard as fast as possible, from a clock standing at the file's start: the times
+        # come out as recorded.
+        backend = ReplayBackend(replay, speed=0, clock=lambda: START)
+        connector = BleConnector(ble_device(replay), pipeline.submit, backend=backend)
+        await replay_to_the_end(connector)
         pipeline.stop()
         await asyncio.wait_for(committing, 5)
         stored = await buf.peek(10_000, 10**9)
     records = [record_from_wire(json.loads(row.payload)) for row in stored]
     measurements = [r for r in records if isinstance(r, Measurement)]
     flagged = [m for m in measurements if m.quality is MeasurementQuality.OUT_OF_RANGE]
-    # The readings next to the oven are flagged (the ATC profile's valid range ends at 60 °C),
-    # everything else arrives exactly as simulated.
+    # The failed shelf sensor's readings are flagged (the ATC profile's valid range ends at
+    # the SHTC3's 125 °C); everything else arrives exactly as simulated, the freezer's too.
     assert sorted((m.device_id, m.time, m.value) for m in flagged) == sorted(
         (m.device_id, m.time, m.value)
         for m in scene.truth
-        if isinstance(m, Measurement) and m.quantity is Quantity.TEMPERATURE and m.value > 60.0
+        if m.quantity is Quantity.TEMPERATURE and m.value > 125.0
     )
+    assert {m.device_id for m in flagged} == {SHELF.id}
     assert len(flagged) == 8
     unflagged = [replace(m, quality=MeasurementQuality.GOOD) for m in measurements]
-    assert len(measurements) == len(records) == 256
+    assert len(measurements) == len(records) == len(scene.truth) == 436
     assert sorted(unflagged, key=_order) == sorted(scene.truth, key=_order)
     snap = connector.snapshot()
-    assert (snap["ignored_adverts"], snap["bad_adverts"]) == (60, 0)  # the iBeacon tag
+    assert (snap["status"], snap["ignored_adverts"], snap["bad_adverts"]) == (
+        "replay finished",
+        0,
+        0,
+    )
+    assert snap["replay"]["adverts"] == len(scene.adverts)
+    assert snap["sensors"][ASSET_KEY]["last_address"] == asset_address(19)
     assert without_ids(snap) == {
         "chiller-ruuvi": counters(60, 20, 40),
-        # Next to the oven from reading 12 on: 62-70 degC, above the ATC's 60 degC.
+        # Its sensor fails from reading 12 on: 130-150 degC, beyond the SHTC3's 125 degC.
         "shelf-atc": counters(60, 20, 40, out_of_range=8),
         # 3.0 V falling 60 mV a reading, silent below 2.2 V: readings 0..13.
         "fridge-pvvx": counters(42, 14, 28),
-        "door-bthome": counters(60, 20, 40),
+        # Every door advert is an event; its repeats carry the same counter.
+        "door-bthome": counters(60, 20, 40, events=20),
+        "dairy-bthome": counters(60, 20, 40),
+        "freezer-atc": counters(60, 20, 40),
+        # Matched by its identity whatever address it advertises from.
+        "asset-ibeacon": counters(60, 20, 40),
     }
 
 
@@ -223,10 +222,9 @@ async def test_bad_adverts_are_counted_by_type_and_do_not_stop_the_stream(tmp_pa
     replay = tmp_path / "bad.jsonl"
     replay.write_text("\n".join(lines) + "\n", encoding="utf-8")
     got: list[Record] = []
-    connector = BleConnector(
-        ble_device(replay, min_interval_s=5.0), got.extend, backend=ReplayBackend(replay, speed=0)
-    )
-    await asyncio.wait_for(connector.run(), 5)
+    backend = ReplayBackend(replay, speed=0, clock=lambda: T0)
+    connector = BleConnector(ble_device(replay, min_interval_s=5.0), got.extend, backend=backend)
+    await replay_to_the_end(connector)
     assert temperatures(got) == [(T0, 3.0)]
     snap = connector.snapshot()
     assert snap["bad_adverts"] == 2
@@ -237,14 +235,44 @@ async def test_bad_adverts_are_counted_by_type_and_do_not_stop_the_stream(tmp_pa
     assert sensors["door-bthome"] == counters(1, 0, 0, DecryptionError=1)
 
 
-async def test_replay_keeps_the_relative_timing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("speed", "gap_s"), [(1.0, 0.2), (2.0, 0.1)])
+async def test_replay_is_heard_from_now_at_its_recorded_pace(
+    tmp_path: Path, speed: float, gap_s: float
+) -> None:
     replay = tmp_path / "timed.jsonl"
     adverts = [ruuvi_advert(T0 + timedelta(seconds=0.2 * i), 3.0 + i, i) for i in range(3)]
     replay.write_text("".join(json.dumps(advert_to_json(a)) + "\n" for a in adverts))
+    now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
     loop = asyncio.get_running_loop()
-    arrivals = [loop.time() async for _ in ReplayBackend(replay).adverts()]
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert all(0.15 <= gap <= 0.35 for gap in gaps), gaps
+    heard = [
+        (loop.time(), advert)
+        async for advert in ReplayBackend(replay, speed=speed, clock=lambda: now).adverts()
+    ]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(heard)]
+    assert all(gap_s * 0.75 <= gap <= gap_s * 1.75 for gap in gaps), gaps
+    # Stamped when heard: the first at the replay's start, the rest at the (scaled) distance.
+    assert [advert.time for _, advert in heard] == [
+        now + timedelta(seconds=gap_s * i) for i in range(3)
+    ]
+    assert [advert.manufacturer_data for _, advert in heard] == [
+        a.manufacturer_data for a in adverts
+    ]
+
+
+async def test_as_fast_as_possible_keeps_the_times_of_speed_one(tmp_path: Path) -> None:
+    replay = tmp_path / "timed.jsonl"
+    adverts = [ruuvi_advert(T0 + timedelta(seconds=30 * i), 3.0, i) for i in range(3)]
+    untimed = replace(adverts[0], time=None)
+    lines = [*adverts, untimed]
+    replay.write_text("".join(json.dumps(advert_to_json(a)) + "\n" for a in lines))
+    now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    heard = [a.time async for a in ReplayBackend(replay, speed=0, clock=lambda: now).adverts()]
+    assert loop.time() - started < 1.0
+    assert heard == [now, now + timedelta(seconds=30), now + timedelta(seconds=60), None]
+    with pytest.raises(ValueError, match="speed"):
+        ReplayBackend(replay, speed=-1)
 
 
 def test_config_refuses_bad_ble_entries(tmp_path: Path) -> None:
@@ -257,21 +285,68 @@ def test_config_refuses_bad_ble_entries(tmp_path: Path) -> None:
     parsed = config.devices[0]
     assert isinstance(parsed, BleDevice)
     assert (parsed.backend, parsed.passive, parsed.min_interval_s) == ("bleak", True, 10.0)
+    assert (parsed.stall_after_s, parsed.counter_reset_after_s, parsed.replay_speed) == (
+        120.0,
+        300.0,
+        1.0,
+    )
     assert parsed.sensors[3].address == DOOR.address
+    assert parsed.sensors[6].beacon == (ASSET_BEACON.uuid, 100, 5)  # uuid in lower case
     source = tmp_path / "gw.toml"
-    profile_mismatch = {"address": CHILLER.address, "id": "x", "format": "ruuvi"}
+    ruuvi = {"address": CHILLER.address, "id": "x", "format": "ruuvi"}
+    tag = {"id": "tag", "format": "ibeacon", "uuid": ASSET_BEACON.uuid, "major": 1, "minor": 2}
     cases = [
         (
             {**device, "backend": "replay"},
             'devices[0]: replay_file is needed by, and only by, backend = "replay"',
         ),
+        ({**device, "replay_speed": 5}, 'devices[0]: replay_speed: only for backend = "replay"'),
         (
-            {**device, "sensors": [{**profile_mismatch, "format": "ibeacon"}]},
-            "devices[0].sensors[0].format: Input should be 'ruuvi', 'atc', 'pvvx' or 'bthome'",
+            {**device, "sensors": [{**ruuvi, "format": "eddystone"}]},
+            "devices[0].sensors[0].format: "
+            "Input should be 'ruuvi', 'atc', 'pvvx', 'bthome' or 'ibeacon'",
         ),
         (
-            {**device, "sensors": [{**profile_mismatch, "profile": "lywsd03mmc-atc"}]},
+            {**device, "sensors": [{**ruuvi, "profile": "lywsd03mmc-atc"}]},
             "devices[0].sensors[0]: profile 'lywsd03mmc-atc' is for format atc",
+        ),
+        (
+            {**device, "sensors": [{"id": "x", "format": "atc"}]},
+            "devices[0].sensors[0]: address is required for format atc",
+        ),
+        (
+            {**device, "sensors": [{**ruuvi, "major": 1}]},
+            "devices[0].sensors[0]: major: only for format ibeacon",
+        ),
+        (
+            {**device, "sensors": [{**ruuvi, "bindkey": "00" * 16}]},
+            "devices[0].sensors[0]: bindkey: only for format bthome",
+        ),
+        (
+            {**device, "sensors": [{k: v for k, v in tag.items() if k != "minor"}]},
+            "devices[0].sensors[0]: an ibeacon tag needs uuid, major and minor",
+        ),
+        (
+            {**device, "sensors": [{**tag, "address": CHILLER.address}]},
+            "devices[0].sensors[0]: an ibeacon tag is matched by uuid, major and minor, "
+            "not address",
+        ),
+        (
+            {**device, "sensors": [{**tag, "major": 65536}]},
+            "devices[0].sensors[0].major: Input should be less than or equal to 65535",
+        ),
+        (
+            {**device, "sensors": [{**tag, "uuid": "not-a-uuid"}]},
+            "devices[0].sensors[0].uuid: String should match pattern "
+            "'^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$'",
+        ),
+        (
+            {**device, "sensors": [tag, {**tag, "id": "tag-2", "uuid": tag["uuid"].upper()}]},
+            f"devices[0]: sensor ibeacon used twice: {ASSET_BEACON.uuid} 1 2",
+        ),
+        (
+            {**device, "sensors": [{**ruuvi, "profile": "ibeacon-tag"}]},
+            "devices[0].sensors[0]: profile 'ibeacon-tag' is for format ibeacon",
         ),
     ]
     for bad, problem in cases:
@@ -289,3 +364,46 @@ def test_a_ruuvi_reading_decodes_to_its_whole_measurements(tmp_path: Path) -> No
         Measurement(CHILLER.id, T0, Quantity.PRESSURE, 1000.0, Unit.HECTOPASCAL),
         Measurement(CHILLER.id, T0, Quantity.BATTERY_VOLTAGE, 3.0, Unit.VOLT),
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "No such file or directory"), (b"\xff\xfe\x00garbage", "can't decode byte 0xff")],
+    ids=["missing", "binary"],
+)
+async def test_a_replay_file_that_cannot_be_read_is_reported_and_the_device_idles(
+    tmp_path: Path, content: bytes | None, problem: str
+) -> None:
+    replay = tmp_path / "capture.jsonl"
+    if content is not None:
+        replay.write_bytes(content)
+    connector = BleConnector(ble_device(replay), lambda records: None)
+    async with running(connector) as task:
+        await until(lambda: connector.status.startswith("replay failed: "))
+        await asyncio.sleep(0.05)
+        assert not task.done()
+    assert problem in connector.status
+
+
+async def test_a_faster_replay_takes_the_same_readings_sooner(tmp_path: Path) -> None:
+    scene = simulate(readings=8, period_s=1.0, repeats=3, seed=2)
+    replay = tmp_path / "adverts.jsonl"
+    write_replay(scene, replay)
+    now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
+    got: list[Record] = []
+    device = ble_device(replay, min_interval_s=0.5, replay_speed=10)
+    backend = ReplayBackend(replay, speed=10, clock=lambda: now)
+    connector = BleConnector(device, got.extend, backend=backend)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await replay_to_the_end(connector)
+    assert loop.time() - started < 2.0  # 7 s of adverts in 0.7 s
+    # The interval shrinks with the replay's time: every reading is taken, none twice, each
+    # stamped at a tenth of its distance from the first.
+    heard = sorted(
+        (m.device_id, m.quantity, m.value, m.time) for m in got if isinstance(m, Measurement)
+    )
+    assert heard == sorted(
+        (t.device_id, t.quantity, t.value, now + (t.time - START) / 10) for t in scene.truth
+    )
+    assert {s["decoded"] for s in connector.snapshot()["sensors"].values()} == {8}

@@ -76,7 +76,14 @@ async def test_callbacks_become_adverts_and_the_scanner_is_stopped() -> None:
     (scanner,) = made
     assert scanner.started and scanner.kwargs["scanning_mode"] == "passive"
     assert scanner.kwargs["adapter"] == "hci1"
-    assert len(scanner.kwargs["bluez"]["or_patterns"]) == 3
+    assert [
+        (p.ad_data_type, p.content_of_pattern) for p in scanner.kwargs["bluez"]["or_patterns"]
+    ] == [
+        (0x16, b"\x1a\x18"),  # service data: ATC, pvvx
+        (0x16, b"\xd2\xfc"),  # BTHome
+        (0xFF, b"\x99\x04"),  # manufacturer data: Ruuvi
+        (0xFF, b"\x4c\x00\x02\x15"),  # Apple's, iBeacon frames only
+    ]
     data = FakeAdvertisementData(
         -61, "ATC_000002", service_data={"0000181a-0000-1000-8000-00805f9b34fb": b"\x01\x02"}
     )

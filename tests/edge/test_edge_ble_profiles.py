@@ -31,6 +31,7 @@ def test_shipped_ble_profiles() -> None:
     }
     assert codecs == {
         "bthome-door": Codec.BTHOME,
+        "bthome-thermometer": Codec.BTHOME,
         "ibeacon-tag": Codec.IBEACON,
         "lywsd03mmc-atc": Codec.ATC,
         "lywsd03mmc-pvvx": Codec.PVVX,
@@ -43,16 +44,26 @@ def test_shipped_ble_profiles() -> None:
         name="temperature", quantity=Quantity.TEMPERATURE, unit=Unit.CELSIUS, valid=(-40.0, 85.0)
     )
     assert ruuvi.valid_ranges()[Quantity.PRESSURE] == (500.0, 1155.0)
-    assert load_profile("ibeacon-tag").fields == ()
+    assert load_profile("ibeacon-tag").valid_ranges() == {
+        Quantity.RSSI: (-127.0, 20.0),
+        Quantity.DISTANCE: (0.0, 1000.0),
+    }
+    # The SHTC3's range, so freezer probes of these models are not flagged.
+    for name in ("lywsd03mmc-atc", "lywsd03mmc-pvvx", "bthome-thermometer"):
+        ranges = load_profile(name).valid_ranges()
+        assert ranges[Quantity.TEMPERATURE] == (-40.0, 125.0), name
+        assert ranges[Quantity.HUMIDITY] == (0.0, 100.0), name
+    assert Quantity.TEMPERATURE not in load_profile("bthome-door").valid_ranges()
 
 
 @pytest.mark.parametrize(
     ("value", "quality"),
     [
-        (-9.9, MeasurementQuality.GOOD),
-        (60.0, MeasurementQuality.GOOD),
-        (60.1, MeasurementQuality.OUT_OF_RANGE),
-        (-10.0, MeasurementQuality.OUT_OF_RANGE),
+        (-40.0, MeasurementQuality.GOOD),
+        (-25.0, MeasurementQuality.GOOD),
+        (125.0, MeasurementQuality.GOOD),
+        (125.1, MeasurementQuality.OUT_OF_RANGE),
+        (-40.1, MeasurementQuality.OUT_OF_RANGE),
     ],
 )
 def test_valid_range_is_inclusive_and_flags(value: float, quality: MeasurementQuality) -> None:

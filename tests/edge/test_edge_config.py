@@ -145,17 +145,23 @@ def test_missing_token_sources_and_files(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
 
 
-@pytest.mark.parametrize(
-    ("name", "device_types"),
-    [
-        ("van-gateway.toml", ["nmea_gps"]),
-        ("warehouse-gateway.toml", []),
-        ("coldroom-dock-gateway.toml", ["modbus_rtu", "rfid_r2000"]),
-        ("fleet-gateway.toml", ["mqtt"]),
-    ],
-)
+EXAMPLE_CONFIGS = [
+    ("van-gateway.toml", ["nmea_gps"]),
+    ("warehouse-gateway.toml", []),
+    ("coldroom-dock-gateway.toml", ["modbus_rtu", "rfid_r2000"]),
+    ("fleet-gateway.toml", ["mqtt"]),
+    ("store-ble-gateway.toml", ["ble"]),
+]
+
+
+@pytest.mark.parametrize(("name", "device_types"), EXAMPLE_CONFIGS)
 def test_shipped_example_configs_load(name: str, device_types: list[str]) -> None:
     example = PROJECT_ROOT / "deploy" / "configs" / name
     config = load_config(example, environ={"RETAILEDGE_GATEWAY_TOKEN": "t"})
     assert isinstance(config, GatewayConfig)
     assert [d.type for d in config.devices] == device_types
+
+
+def test_every_shipped_example_config_is_loaded_above() -> None:
+    shipped = sorted(path.name for path in (PROJECT_ROOT / "deploy" / "configs").glob("*.toml"))
+    assert shipped == sorted(name for name, _ in EXAMPLE_CONFIGS)
