@@ -2,12 +2,16 @@
 
 A separate SQLite file (``dead_letters.db`` in the gateway's data_dir) so bad input from a device
 never competes with the outbox for room or locks. The table is capped: a device stuck sending
-garbage keeps the newest rows, and every one is still counted in ``total``.
+garbage keeps the newest rows, and every one is still counted in ``total`` (per source too, so a
+connector's count survives a restart). Whatever a device sent is storable: a payload is kept up
+to :data:`MAX_PAYLOAD_BYTES`, a reason up to :data:`MAX_REASON_CHARS`, and text that UTF-8
+cannot encode (lone surrogates from JSON escapes) is stored with backslash escapes.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +22,9 @@ import aiosqlite
 
 FILE_NAME: Final = "dead_letters.db"
 DEFAULT_MAX_ROWS: Final = 10_000
+MAX_PAYLOAD_BYTES: Final = 65_536
+"""A longer payload is stored cut to this (its reason says how long it was)."""
+MAX_REASON_CHARS: Final = 500
 
 MIGRATIONS: Final[list[list[str]]] = [
     [
@@ -25,7 +32,13 @@ MIGRATIONS: Final[list[list[str]]] = [
         "source TEXT NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL)",
         "CREATE TABLE dead_letter_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO dead_letter_meta (key, value) VALUES ('total', 0)",
-    ]
+    ],
+    [
+        "CREATE TABLE dead_letter_sources (source TEXT PRIMARY KEY, total INTEGER NOT NULL)",
+        # Older files counted only the whole: what their rows show is the best there is.
+        "INSERT INTO dead_letter_sources (source, total) "
+        "SELECT source, COUNT(*) FROM dead_letters GROUP BY source",
+    ],
 ]
 
 
@@ -69,9 +82,16 @@ class DeadLetters:
             return
         now = time.time()
         rows = [
-            (letter.received_at or now, letter.source, letter.topic, letter.reason, letter.payload)
+            (
+                letter.received_at or now,
+                _storable(letter.source),
+                _storable(letter.topic),
+                _storable(letter.reason[:MAX_REASON_CHARS]),
+                letter.payload[:MAX_PAYLOAD_BYTES],
+            )
             for letter in letters
         ]
+        per_source = Counter(row[1] for row in rows)
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             await self._db.executemany(
@@ -82,6 +102,11 @@ class DeadLetters:
             await self._db.execute(
                 "UPDATE dead_letter_meta SET value = value + ? WHERE key = 'total'", (len(rows),)
             )
+            await self._db.executemany(
+                "INSERT INTO dead_letter_sources (source, total) VALUES (?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET total = total + excluded.total",
+                sorted(per_source.items()),
+            )
             await self._db.execute(
                 "DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?",
                 (self._max_rows,),
@@ -91,11 +116,16 @@ class DeadLetters:
             await self._db.execute("ROLLBACK")
             raise
 
-    async def total(self) -> int:
-        """Dead letters ever added to this file, including those dropped by the cap."""
-        async with self._db.execute(
-            "SELECT value FROM dead_letter_meta WHERE key = 'total'"
-        ) as cursor:
+    async def total(self, source: str | None = None) -> int:
+        """Dead letters ever added to this file (of ``source`` when given), including those
+        dropped by the cap."""
+        args: tuple[str, ...] = ()
+        if source is None:
+            query = "SELECT value FROM dead_letter_meta WHERE key = 'total'"
+        else:
+            query = "SELECT total FROM dead_letter_sources WHERE source = ?"
+            args = (_storable(source),)
+        async with self._db.execute(query, args) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
@@ -111,6 +141,11 @@ class DeadLetters:
             DeadLetter(str(src), str(topic), str(reason), bytes(payload), float(at))
             for at, src, topic, reason, payload in reversed(list(rows))
         ]
+
+
+def _storable(text: str) -> str:
+    """``text`` as SQLite can store it: lone surrogates backslash-escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

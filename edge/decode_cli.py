@@ -1,9 +1,10 @@
 """``retailedge decode``: raw device input to JSON lines of records, for field engineers.
 
 One input line at a time: NMEA sentences as text; Modbus RTU response frames, R2000 reader frames
-and EPCs as hex (spaces allowed; blank lines and ``#`` comments skipped). Each decoded record is
-one JSON line on stdout; each line that fails is reported on stderr as ``line N: <error>`` and
-makes the exit status 1. Only the codecs' typed errors (all ValueErrors) are caught.
+and EPCs as hex (spaces allowed; blank lines and ``#`` comments skipped); BLE advertisements as
+JSON, parsed within :mod:`edge.bounded_json`'s limits. Each decoded record is one JSON line on
+stdout; each line that fails is reported on stderr as ``line N: <error>`` and makes the exit
+status 1. Only the codecs' typed errors (all ValueErrors) are caught.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 
 from device_profiles import DeviceProfile, ProfileError, load_profile
 from device_profiles.modbus_map import block_at, decode_block
+from edge.bounded_json import loads_bounded
 from firmware_bridge.ble_advert import advert_from_json
 from firmware_bridge.ble_decode import SENSOR_FORMATS, SensorFormat, decode_measurements
 from firmware_bridge.ble_ibeacon import decode_ibeacon_advert
@@ -175,7 +177,7 @@ class BleDecoder:
         self._clock = clock
 
     def decode(self, line: str) -> list[Json]:
-        advert = advert_from_json(json.loads(line))
+        advert = advert_from_json(loads_bounded(line))
         time = advert.time or self._clock()
         if self._protocol == "ibeacon":
             return [{"kind": "ibeacon", **plain(decode_ibeacon_advert(advert, time))}]

@@ -1,19 +1,24 @@
 """The MQTT topic scheme for field devices and handheld scanners, and their JSON payloads.
 
 Pure: topic text and payload bytes in, typed records or :class:`PayloadError` (with a reason that
-names the field) out. Topics are ``{prefix}/{site}/{device}/{telemetry|scan|position|status}``
-with the prefix ``retailedge/v1`` by default.
+names the field) out, whatever the bytes hold. Topics are
+``{prefix}/{site}/{device}/{telemetry|scan|position|status}`` with the prefix ``retailedge/v1``
+by default. Payloads are refused beyond :data:`MAX_PAYLOAD_BYTES`, JSON nesting deeper than
+:data:`edge.bounded_json.MAX_DEPTH` levels and integers of more than
+:data:`edge.bounded_json.MAX_INT_DIGITS` digits.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import reprlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from edge.bounded_json import loads_bounded, storable_text
 from firmware_bridge.records import Measurement, Position, Quantity, Record, Scan, Unit
 from firmware_bridge.wire import RecordFormatError, parse_time, record_from_wire
 
@@ -23,6 +28,7 @@ MAX_READINGS: Final = 100
 MAX_CLOCK_AHEAD: Final = timedelta(hours=1)
 EARLIEST_TIME: Final = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_SCAN_QUANTITY: Final = 1_000_000
+MAX_STATUS_BYTES: Final = 64
 
 UNITS: Final[dict[Quantity, Unit]] = {
     Quantity.TEMPERATURE: Unit.CELSIUS,
@@ -32,6 +38,8 @@ UNITS: Final[dict[Quantity, Unit]] = {
     Quantity.PRESSURE: Unit.HECTOPASCAL,
 }
 """The one unit each quantity travels in."""
+_QUANTITIES: Final = {quantity.value: quantity for quantity in UNITS}
+"""The quantities telemetry may carry, by name."""
 
 PLAUSIBLE: Final[dict[Quantity, tuple[float, float]]] = {
     Quantity.TEMPERATURE: (-90.0, 150.0),
@@ -61,6 +69,15 @@ _POSITION_KEYS: Final = frozenset(
 
 class PayloadError(ValueError):
     """A topic or payload the gateway cannot use; the message is the dead-letter reason."""
+
+
+_short_repr: Final = reprlib.Repr()
+_short_repr.maxstring = _short_repr.maxother = 40
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` cut short: a reason quotes what the device sent, not all of it."""
+    return _short_repr.repr(value)
 
 
 class MessageKind(StrEnum):
@@ -131,11 +148,11 @@ def _msg_id(raw: Any) -> str | None:
 
 def decode_status(payload: bytes) -> DeviceStatus:
     """``online`` or ``offline`` (a device's Last Will), as plain text."""
-    text = payload.decode("utf-8", errors="replace").strip().lower()
+    text = payload[:MAX_STATUS_BYTES].decode("utf-8", errors="replace").strip().lower()
     try:
         return DeviceStatus(text)
     except ValueError:
-        raise PayloadError(f"status {text[:40]!r} is neither 'online' nor 'offline'") from None
+        raise PayloadError(f"status {_show(text)} is neither 'online' nor 'offline'") from None
 
 
 def decode_telemetry(device: str, payload: bytes, received_at: datetime) -> list[Measurement]:
@@ -171,11 +188,22 @@ def _scan(device: str, body: dict[str, Any], received_at: datetime) -> Scan:
     try:
         record = record_from_wire({**fields, "kind": "scan", "scanner_id": device})
     except RecordFormatError as exc:
-        raise PayloadError(str(exc)) from None
+        raise PayloadError(_clip(str(exc))) from None
     assert isinstance(record, Scan)
     if not 0 <= record.quantity <= MAX_SCAN_QUANTITY:
         raise PayloadError(f"quantity: {record.quantity} is outside 0..{MAX_SCAN_QUANTITY}")
+    for name in ("operator", "code", "location"):
+        _storable_text(name, getattr(record, name))
     return record
+
+
+def _clip(reason: str, limit: int = 200) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+
+
+def _storable_text(name: str, text: str) -> None:
+    if not storable_text(text):
+        raise PayloadError(f"{name}: NUL characters and lone surrogates are not text")
 
 
 def decode_position(device: str, payload: bytes, received_at: datetime) -> Position:
@@ -209,16 +237,29 @@ def _position(device: str, body: dict[str, Any], received_at: datetime) -> Posit
     )
 
 
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float; None for anything else (booleans, text, NaN, infinities,
+    integers beyond any float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _number(body: dict[str, Any], key: str, low: float, high: float) -> float | None:
     """``body[key]`` as a finite number within ``low..high``; None when absent or null."""
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = _finite(value)
+    if number is None:
         raise PayloadError(f"{key}: expected a finite number")
-    if not low <= value <= high:
+    if not low <= number <= high:
         raise PayloadError(f"{key}: {value} is outside {low:g}..{high:g}")
-    return float(value)
+    return number
 
 
 def _vehicle_id(raw: Any) -> str | None:
@@ -240,9 +281,11 @@ def _json_object(payload: bytes) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
     try:
-        body = json.loads(payload.decode("utf-8"))  # UTF-8 only: json.loads would guess
+        body = loads_bounded(payload.decode("utf-8"))  # UTF-8 only: json.loads would guess
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(f"not JSON: {exc}") from None
+    except ValueError as exc:  # a limit of loads_bounded
+        raise PayloadError(f"JSON beyond limits: {exc}") from None
     if not isinstance(body, dict):
         raise PayloadError(f"expected a JSON object, got {type(body).__name__}")
     return body
@@ -254,7 +297,7 @@ def _time(raw: Any, received_at: datetime) -> datetime:
     try:
         time = parse_time(raw)
     except ValueError as exc:
-        raise PayloadError(f"time: {exc}") from None
+        raise PayloadError(_clip(f"time: {exc}")) from None
     if time < EARLIEST_TIME or time > received_at + MAX_CLOCK_AHEAD:
         raise PayloadError(f"time: {raw} is not plausible (gateway clock {received_at:%FT%TZ})")
     return time
@@ -267,19 +310,23 @@ def _reading(device: str, time: datetime, index: int, raw: Any) -> Measurement:
     extra = set(raw) - {"quantity", "value", "unit"}
     if extra:
         raise PayloadError(f"{where}.{sorted(extra)[0]}: unknown key")
-    try:
-        quantity = Quantity(str(raw.get("quantity")))
-    except ValueError:
-        raise PayloadError(f"{where}.quantity: unknown quantity {raw.get('quantity')!r}") from None
+    name = raw.get("quantity")
+    if not isinstance(name, str) or name not in _QUANTITIES:
+        raise PayloadError(
+            f"{where}.quantity: unknown quantity {_show(name)} (one of {', '.join(_QUANTITIES)})"
+        )
+    quantity = _QUANTITIES[name]
     unit = UNITS[quantity]
     if raw.get("unit") != unit.value:
         raise PayloadError(
-            f"{where}.unit: {raw.get('unit')!r} is not the unit of {quantity.value} ({unit.value})"
+            f"{where}.unit: {_show(raw.get('unit'))} is not the unit of {quantity.value} "
+            f"({unit.value})"
         )
     value = raw.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = _finite(value)
+    if number is None:
         raise PayloadError(f"{where}.value: expected a finite number")
     low, high = PLAUSIBLE[quantity]
-    if not low <= value <= high:
+    if not low <= number <= high:
         raise PayloadError(f"{where}.value: {value} {unit.value} is outside {low}..{high}")
-    return Measurement(device, time, quantity, float(value), unit)
+    return Measurement(device, time, quantity, number, unit)

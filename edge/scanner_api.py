@@ -24,6 +24,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from edge.bounded_json import storable_text
 from edge.buffer import Buffer, BufferFullError
 from edge.catalogue_cache import Catalogue
 from edge.pipeline import BufferWriteError, PipelineStoppedError
@@ -66,7 +67,9 @@ class ParsedCode:
     epc_uri: str | None
     elements: list[dict[str, Any]]
     quantity: int | None
-    """From AI 37 (count) or AI 310n (net weight, in grams)."""
+    """The count the code carries: AI 37 or AI 30."""
+    net_weight_kg: Decimal | None = None
+    """A variable-measure item's weight (AI 310n): one item of this weight, not a count."""
 
 
 def _json_value(value: str | int | Decimal | date) -> str | int:
@@ -76,15 +79,18 @@ def _json_value(value: str | int | Decimal | date) -> str | int:
 
 
 def _from_barcode(barcode: Barcode) -> ParsedCode:
-    quantity = barcode.quantity
-    if isinstance(quantity, Decimal):
-        quantity = int((quantity * 1000).to_integral_value())
     elements = [
         {"ai": e.ai, "title": AI_TABLE[e.ai].title, "data": e.data, "value": _json_value(e.value)}
         for e in barcode.elements
     ]
     return ParsedCode(
-        to_bracketed(barcode.elements), barcode.gtin, barcode.sscc, None, elements, quantity
+        to_bracketed(barcode.elements),
+        barcode.gtin,
+        barcode.sscc,
+        None,
+        elements,
+        barcode.quantity,
+        barcode.net_weight_kg,
     )
 
 
@@ -118,6 +124,8 @@ def _text(body: dict[str, Any], field: str) -> str:
         raise ScanFieldError(field, "must be a non-empty string")
     if len(value) > MAX_TEXT:
         raise ScanFieldError(field, f"at most {MAX_TEXT} characters")
+    if not storable_text(value):
+        raise ScanFieldError(field, "NUL characters and lone surrogates are not text")
     return value.strip()
 
 
@@ -277,6 +285,9 @@ def scanner_router(
                 "sscc": parsed.sscc,
                 "epc_uri": parsed.epc_uri,
                 "quantity": scan.quantity,
+                "net_weight_kg": None
+                if parsed.net_weight_kg is None
+                else str(parsed.net_weight_kg),
                 "elements": parsed.elements,
                 "location": scan.location,
                 **known,
@@ -361,6 +372,7 @@ byId("scan").addEventListener("submit", async (ev) => {
     const key = answer.product ? answer.product.name + " (" + answer.product.gtin + ")"
       : answer.gtin || answer.sscc || answer.code;
     out.textContent = r.ok ? "Stored #" + answer.seq + " " + key + " x " + answer.quantity
+      + (answer.net_weight_kg ? " (" + answer.net_weight_kg + " kg)" : "")
       + " @ " + answer.location + ", pending sync"
       + (answer.warning ? "\nWarning: " + answer.warning : "") : answer.error.message;
     if (r.ok) { byId("code").value = ""; byId("quantity").value = ""; }

@@ -141,12 +141,20 @@ class Barcode:
         return None if element is None else element.data
 
     @property
-    def quantity(self) -> int | Decimal | None:
-        """The count (AI 37) or the net weight in kg (AI 310n), when the code carries one."""
-        count = self.get("37")
-        if count is not None:
-            assert isinstance(count.value, int)
-            return count.value
+    def quantity(self) -> int | None:
+        """The count of items the code stands for, when it carries one: AI 37 (items in a
+        logistic unit), else AI 30 (a variable count). A weight is no count: see
+        :attr:`net_weight_kg`."""
+        count = self.get("37") or self.get("30")
+        if count is None:
+            return None
+        assert isinstance(count.value, int)
+        return count.value
+
+    @property
+    def net_weight_kg(self) -> Decimal | None:
+        """The net weight (AI 310n, n decimals) of a variable-measure item: one item that weighs
+        this much, not that many units."""
         weight = next((e for e in self.elements if e.ai.startswith("310")), None)
         if weight is None:
             return None

@@ -35,6 +35,8 @@ class Quantity(StrEnum):
     PRESSURE = "pressure"
     DOOR_OPEN = "door_open"  # 1.0 open, 0.0 closed
     BUTTON_PRESS = "button_press"  # presses in one button event
+    RSSI = "rssi"  # signal strength a BLE asset tag was heard with
+    DISTANCE = "distance"  # from the tag's RSSI and measured power (a rough estimate)
 
 
 class Unit(StrEnum):
@@ -45,6 +47,8 @@ class Unit(StrEnum):
     HECTOPASCAL = "hPa"
     BOOLEAN = "bool"
     COUNT = "count"
+    DBM = "dBm"
+    METRE = "m"
 
 
 class MeasurementQuality(StrEnum):

@@ -97,7 +97,10 @@ def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("time has no timezone; send UTC with a Z suffix")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the last datetime in UTC
+        raise ValueError(f"{text} is out of range in UTC") from None
 
 
 def record_to_wire(record: Record, seq: int | None = None) -> dict[str, Any]:

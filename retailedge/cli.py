@@ -21,7 +21,8 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "decode": (
         "edge.decode_cli",
         "decode_command",
-        "Decode raw device input (nmea, modbus, epc, rfid) to JSON lines.",
+        "Decode raw device input (nmea, modbus, epc, rfid, ruuvi, atc, pvvx, bthome, ibeacon) "
+        "to JSON lines.",
     ),
     "cloud": ("cloud.cli", "cloud_group", "Serve and administer the cloud service."),
     "status": (

@@ -8,7 +8,11 @@ Messages are taken from the session in batches (whatever has arrived), decoded, 
   redelivered because the gateway crashed between the commit and the PUBACK) stores nothing:
   ``put`` answers with the first seqs, and the message is acked and counted as ``replayed``;
 - invalid ones are written to the dead-letter table (durable) and then acked, so they are never
-  redelivered forever;
+  redelivered forever. Whatever a payload holds, decoding it ends in records or a dead letter
+  with a reason: an exception other than the decoders' PayloadError is a decoder bug, logged
+  with its traceback and dead-lettered too, and never stops the connector (a poison message
+  that did would be redelivered at every restart). ``dead_letters`` in :meth:`snapshot` counts
+  the connector's dead letters over the table's life, not since start;
 - a position that fails its vehicle's plausibility filter (:mod:`edge.gps_filter`: HDOP over
   the limit, a jump faster than the limit, not newer than the last fix) is counted and acked
   without being stored, as on the serial GPS path;
@@ -138,6 +142,7 @@ class MqttConnector:
             "status": status.value,
             "last_error": None if session is None else session.last_error,
             "connects": 0 if session is None else session.connects,
+            "subscribed": session is not None and session.subscribed.is_set(),
             "counters": self.counters,
             "positions_rejected": {
                 reason.value: self._gps_rejected[reason] for reason in Rejection
@@ -158,6 +163,7 @@ class MqttConnector:
                     self.device, subscriptions(self.device.topic_prefix, self.device.site)
                 ) as session,
             ):
+                self._counts["dead_letters"] = await dead_letters.total(self.name)
                 self._session = session
                 while not self._stopping.is_set():
                     messages = await self._next_messages(session)
@@ -211,14 +217,20 @@ class MqttConnector:
                     batch.done.append(message)
                     continue
                 records, msg_id = decode_envelope(topic, message.payload, received_at)
+                key = dedupe_key(self.name, message.topic, message.payload, msg_id)
             except PayloadError as exc:
                 log.debug("%s: dead letter from %s: %s", self.name, message.topic, exc)
                 batch.dead.append((message, str(exc)))
                 continue
+            except Exception as exc:  # a decoder bug in one message: see the module doc
+                log.warning(
+                    "%s: decoding a message from %s failed", self.name, message.topic, exc_info=True
+                )
+                batch.dead.append((message, f"cannot decode ({type(exc).__name__}): {exc}"))
+                continue
             if not self._plausible(records):
                 batch.done.append(message)
                 continue
-            key = dedupe_key(self.name, message.topic, message.payload, msg_id)
             batch.store.append(_ToStore(message, records, key))
         return batch
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 QOS: Final = 1
+INVALID_TOPIC_MARK: Final = "(topic not UTF-8) "
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,14 @@ class MqttSession:
         self._to_loop(self._on_subscribed, refused)
 
     def _paho_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self._to_loop(self._on_message, message.topic, bytes(message.payload), message.mid,
+        # An exception here would end paho's network thread. A topic that is not UTF-8 (a broker
+        # should refuse it, MQTT requires UTF-8) is handed on readable, to be dead-lettered as a
+        # topic outside the prefix.
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = f"{INVALID_TOPIC_MARK}{message._topic!r}"
+        self._to_loop(self._on_message, topic, bytes(message.payload), message.mid,
                       message.qos, message.retain)  # fmt: skip
 
     # --- the event loop ---

@@ -5,66 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from edge.buffer import Buffer
-from edge.config import MqttDevice
 from edge.connectors.mqtt import MqttConnector
 from edge.dead_letters import DeadLetters
-from edge.pipeline import Pipeline
+from edge.mqtt_topics import Topic, decode_envelope
 from firmware_bridge.records import Record
-
-Put = Callable[..., Awaitable[list[int]]]
-TIMEOUT = 10.0
-
-
-def telemetry(second: int, value: float = 3.5) -> bytes:
-    reading = {"quantity": "temperature", "value": value, "unit": "Cel"}
-    return json.dumps({"time": f"2026-03-01T08:00:{second:02d}Z", "readings": [reading]}).encode()
-
-
-def wire(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "kind"}
-
-
-class Publisher:
-    """A device on the broker: QoS 1 publishes, confirmed by the broker."""
-
-    def __init__(self, host: str, port: int, will: tuple[str, bytes] | None = None) -> None:
-        self.client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"dev-{uuid.uuid4().hex[:12]}",
-            protocol=MQTTProtocolVersion.MQTTv311,
-        )
-        if will is not None:
-            self.client.will_set(will[0], will[1], qos=1)
-        self.client.connect(host, port, keepalive=30)
-        self.client.loop_start()
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(TIMEOUT)
-        assert info.is_published()
-
-    def crash(self) -> None:
-        """Vanish without DISCONNECT, so the broker publishes the Last Will."""
-        self.client.loop_stop()
-        sock = self.client.socket()
-        assert sock is not None
-        sock.close()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+from tests.edge.mqtt_helpers import (
+    TIMEOUT,
+    Publisher,
+    buffer_and_pipeline,
+    connector,
+    forget_session,
+    make_device,
+    measurement,
+    stored,
+    telemetry,
+    until,
+    wire,
+)
 
 
 @pytest.fixture
@@ -77,87 +42,6 @@ def publisher(mqtt_broker: tuple[str, int]) -> Iterator[Publisher]:
 @pytest.fixture
 def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}/retailedge/v1"
-
-
-def make_device(
-    broker: tuple[str, int], prefix: str, protocol: str = "5", client_id: str | None = None
-) -> MqttDevice:
-    return MqttDevice(
-        id="mqtt-1",
-        type="mqtt",
-        host=broker[0],
-        port=broker[1],
-        protocol=protocol,
-        client_id=client_id or f"gw-{uuid.uuid4().hex[:16]}",
-        topic_prefix=prefix,
-        session_expiry_s=60,
-    )
-
-
-def forget_session(broker: tuple[str, int], client_id: str) -> None:
-    """Leave no persistent session behind on the shared broker."""
-    client = paho.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=MQTTProtocolVersion.MQTTv311,
-        clean_session=True,
-    )
-    client.connect(*broker)
-    client.disconnect()
-
-
-@asynccontextmanager
-async def connector(
-    device: MqttDevice, pipeline: Pipeline, tmp_path: Path, put: Put | None = None
-) -> AsyncIterator[MqttConnector]:
-    conn = MqttConnector(
-        device, put or pipeline.put, dead_letters_path=tmp_path / "dead_letters.db"
-    )
-    task = asyncio.create_task(conn.run())
-    try:
-        await until(lambda: conn.session is not None and conn.session.subscribed.is_set())
-        yield conn
-    finally:
-        conn.stop()
-        await asyncio.wait_for(task, TIMEOUT)
-
-
-@asynccontextmanager
-async def buffer_and_pipeline(tmp_path: Path) -> AsyncIterator[tuple[Buffer, Pipeline]]:
-    async with Buffer.open(tmp_path / "outbox.db") as buffer:
-        pipeline = Pipeline(buffer)
-        task = asyncio.create_task(pipeline.run())
-        try:
-            yield buffer, pipeline
-        finally:
-            pipeline.stop()
-            await asyncio.wait_for(task, TIMEOUT)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-async def stored(buffer: Buffer, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        rows = await buffer.peek(1000, 10_000_000)
-        if len(rows) >= count or time.monotonic() > deadline:
-            return [json.loads(r.payload) for r in rows]
-        await asyncio.sleep(0.02)
-
-
-def measurement(device: str, second: int, value: float = 3.5) -> dict[str, Any]:
-    return {
-        "device_id": device,
-        "time": f"2026-03-01T08:00:{second:02d}Z",
-        "quantity": "temperature",
-        "value": value,
-        "unit": "Cel",
-    }
 
 
 @pytest.mark.parametrize("protocol", ["5", "3.1.1"])
@@ -191,6 +75,7 @@ async def test_telemetry_and_scans_reach_the_buffer(
                 "status": "connected",
                 "last_error": None,
                 "connects": 1,
+                "subscribed": True,
                 "counters": {
                     "messages": 3,
                     "measurements": 2,
@@ -223,7 +108,8 @@ async def test_invalid_payloads_go_to_dead_letters_and_replays_are_dropped(
         ),
         (
             telemetry(4).replace(b"temperature", b"radiation"),
-            "readings[0].quantity: unknown quantity 'radiation'",
+            "readings[0].quantity: unknown quantity 'radiation' (one of temperature, humidity, "
+            "battery_voltage, battery_level, pressure)",
         ),
     ]
     async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
@@ -413,4 +299,123 @@ async def test_last_will_marks_the_device_offline(
             "probe-7": {"status": "offline", "since": conn.devices["probe-7"]["since"]}
         }
         assert snapshot["counters"]["status"] == 2
+    forget_session(mqtt_broker, device.client_id)
+
+
+def reading_payload(value: str, quantity: str = "temperature", time: str = "08:00:01Z") -> bytes:
+    """Telemetry with the reading's value as raw JSON text (json.dumps writes no such number)."""
+    return (
+        f'{{"time": "2026-03-01T{time}", "readings": '
+        f'[{{"quantity": "{quantity}", "value": {value}, "unit": "Cel"}}]}}'
+    ).encode()
+
+
+POISON_SCAN = (
+    b'{"time": "2026-03-01T08:00:01Z", "operator": "op-1", "operation": "\\ud800", '
+    b'"code": "09506000134352", "quantity": 1, "location": "A-1"}'
+)
+
+
+async def test_poison_payloads_become_dead_letters_and_the_connector_goes_on(
+    mqtt_broker: tuple[str, int], publisher: Publisher, prefix: str, tmp_path: Path
+) -> None:
+    """Payloads that made the decoder raise something other than PayloadError (and so stopped
+    the connector, unacked, at every restart) are dead letters with a reason; the good message
+    after them is stored, and the dead-letter count survives a restart of the connector."""
+    device = make_device(mqtt_broker, prefix)
+    telemetry_topic = f"{prefix}/dc-1/probe-7/telemetry"
+    poison = [
+        (
+            telemetry_topic,
+            reading_payload("1" + "0" * 400),
+            "JSON beyond limits: an integer of 401 digits (at most 20)",
+        ),
+        (
+            telemetry_topic,
+            reading_payload("1" + "0" * 5000),
+            "JSON beyond limits: an integer of 5001 digits (at most 20)",
+        ),
+        (
+            telemetry_topic,
+            reading_payload("[" * 20_000 + "]" * 20_000),
+            "JSON beyond limits: nested deeper than 16 levels",
+        ),
+        (
+            telemetry_topic,
+            reading_payload("1", quantity="door_open"),
+            "readings[0].quantity: unknown quantity 'door_open' (one of temperature, humidity, "
+            "battery_voltage, battery_level, pressure)",
+        ),
+        (
+            telemetry_topic,
+            reading_payload("3.5", time="23:59:59-12:00").replace(b"2026-03-01", b"9999-12-31"),
+            "time: 9999-12-31T23:59:59-12:00 is out of range in UTC",
+        ),
+        (
+            f"{prefix}/dc-1/trk-1/position",
+            b'{"time": "2026-03-01T08:00:01Z", "lat": 1' + b"0" * 300 + b', "lon": 121.4}',
+            "JSON beyond limits: an integer of 301 digits (at most 20)",
+        ),
+        (
+            f"{prefix}/dc-1/hh-1/scan",
+            POISON_SCAN,
+            "operation: '\\ud800' is not a valid ScanOperation",
+        ),
+    ]
+    async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
+        async with connector(device, pipeline, tmp_path) as conn:
+            for topic, payload, _ in poison:
+                publisher.publish(topic, payload)
+            publisher.publish(telemetry_topic, telemetry(2))
+            await until(lambda: conn.counters["measurements"] == 1)
+            assert conn.counters["dead_letters"] == len(poison)
+            assert conn.snapshot()["status"] == "connected"
+            publisher.publish(telemetry_topic, telemetry(3))  # still running
+            await until(lambda: conn.counters["measurements"] == 2)
+        assert [wire(r) for r in await stored(buffer, 2)] == [
+            measurement("probe-7", 2),
+            measurement("probe-7", 3),
+        ]
+        # All were acked: the session redelivers nothing, and the count is the table's.
+        async with connector(device, pipeline, tmp_path) as again:
+            assert again.counters["dead_letters"] == len(poison)
+            await asyncio.sleep(0.3)
+            assert again.counters["messages"] == 0
+    async with DeadLetters.open(tmp_path / "dead_letters.db") as dead:
+        letters = await dead.recent()
+        assert [(d.topic, d.payload, d.reason) for d in letters] == poison
+        assert await dead.total("mqtt-1") == len(poison)
+    forget_session(mqtt_broker, device.client_id)
+
+
+async def test_a_decoder_bug_dead_letters_the_message_instead_of_stopping_the_connector(
+    mqtt_broker: tuple[str, int],
+    publisher: Publisher,
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No payload known raises anything but PayloadError any more; should a future decoder
+    bug raise, the message still becomes a dead letter naming the exception."""
+    real_decode = decode_envelope
+
+    def buggy_decode(topic: Topic, payload: bytes, received_at: datetime) -> Any:
+        if b"bug" in payload:
+            raise ZeroDivisionError("division by zero")
+        return real_decode(topic, payload, received_at)
+
+    monkeypatch.setattr("edge.connectors.mqtt.decode_envelope", buggy_decode)
+    device = make_device(mqtt_broker, prefix)
+    topic = f"{prefix}/dc-1/probe-7/telemetry"
+    async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
+        async with connector(device, pipeline, tmp_path) as conn:
+            publisher.publish(topic, b'{"bug": 1}')
+            publisher.publish(topic, telemetry(1))
+            await until(lambda: conn.counters["measurements"] == 1)
+            assert conn.counters["dead_letters"] == 1
+        assert [wire(r) for r in await stored(buffer, 1)] == [measurement("probe-7", 1)]
+    async with DeadLetters.open(tmp_path / "dead_letters.db") as dead:
+        assert [(d.reason, d.payload) for d in await dead.recent()] == [
+            ("cannot decode (ZeroDivisionError): division by zero", b'{"bug": 1}')
+        ]
     forget_session(mqtt_broker, device.client_id)

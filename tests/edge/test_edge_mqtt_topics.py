@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from edge.config import MqttDevice
-from edge.dead_letters import DeadLetter, DeadLetters
+from edge.dead_letters import (
+    MAX_PAYLOAD_BYTES,
+    MAX_REASON_CHARS,
+    MIGRATIONS,
+    DeadLetter,
+    DeadLetters,
+)
 from edge.mqtt_replay import AGE_MARGIN_S, dedupe_key, dedupe_limits
 from edge.mqtt_topics import (
     DeviceStatus,
@@ -299,3 +306,134 @@ async def test_dead_letters_are_stored_capped_and_counted(where: str, tmp_path: 
     if where == "file":
         async with DeadLetters.open(path) as dead:
             assert (await dead.total(), await dead.recent()) == (5, letters[2:])
+
+
+SCAN_BODY = {
+    "time": "2026-03-01T08:00:00Z",
+    "operator": "op-12",
+    "operation": "pick",
+    "code": "09506000134352",
+    "quantity": 3,
+    "location": "A-01-02",
+}
+
+
+def raw_reading(value: str, quantity: str = "temperature") -> bytes:
+    return (
+        '{"time": "2026-03-01T08:00:00Z", "readings": '
+        f'[{{"quantity": "{quantity}", "value": {value}, "unit": "Cel"}}]}}'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        # Each raised something other than PayloadError before: the connector stopped.
+        (TELEMETRY, raw_reading("1" + "0" * 400), "JSON beyond limits: an integer of 401 digits"),
+        (TELEMETRY, raw_reading("-" + "9" * 21), "JSON beyond limits: an integer of 21 digits"),
+        (TELEMETRY, raw_reading("1" + "0" * 5000), "JSON beyond limits: an integer of 5001"),
+        (TELEMETRY, raw_reading("[" * 30_000 + "]" * 30_000), "JSON beyond limits: nested deeper"),
+        (TELEMETRY, b'{"a": ' + b'{"a": ' * 17 + b"1" + b"}" * 18, "JSON beyond limits: nested"),
+        (
+            TELEMETRY,
+            raw_reading("1", "door_open"),
+            r"readings\[0\].quantity: unknown quantity 'door_open' \(one of temperature,",
+        ),
+        (TELEMETRY, raw_reading('{"x": 1}', "[]"), r"readings\[0\].quantity: unknown quantity"),
+        (
+            TELEMETRY,
+            body({"time": "9999-12-31T23:59:59-12:00", "readings": [1]}),
+            "time: 9999-12-31T23:59:59-12:00 is out of range in UTC",
+        ),
+        (
+            TELEMETRY,
+            body({"time": "0001-01-01T00:00:00+12:00", "readings": [1]}),
+            r"time: 0001-01-01T00:00:00\+12:00 is out of range in UTC",
+        ),
+        (POSITION, body({**FIX, "lat": 10**19}), "lat: 10000000000000000000 is outside -90..90"),
+        (SCAN, body({**SCAN_BODY, "operator": "a\x00b"}), "operator: NUL characters and lone"),
+        (SCAN, body({**SCAN_BODY, "location": "A-\ud800"}), "location: NUL characters and lone"),
+        (SCAN, body({**SCAN_BODY, "quantity": 10**19}), "quantity: 10000000000000000000 is"),
+        (
+            SCAN,
+            body({**SCAN_BODY, "operation": "x" * 10_000}),
+            "operation: 'xxxxxxxxxxxxxxxxxxxx.{100,}\\.\\.\\.$",
+        ),
+    ],
+)
+def test_poison_payloads_raise_only_payload_error(
+    topic: Topic, payload: bytes, reason: str
+) -> None:
+    with pytest.raises(PayloadError, match=f"^{reason}") as info:
+        decode_envelope(topic, payload, NOW)
+    assert len(str(info.value)) <= 200
+
+
+def test_text_with_valid_unicode_and_group_separators_is_a_scan() -> None:
+    code = "]C10109506000134352\x1d10LOT"
+    scan = {**SCAN_BODY, "operator": "Zoë 🙂", "code": code}
+    assert decode_message(SCAN, body(scan), NOW) == [
+        Scan("hh-3", "Zoë 🙂", ScanOperation.PICK, code, 3, "A-01-02", T)
+    ]
+
+
+def test_status_reads_only_the_start_of_a_huge_payload() -> None:
+    with pytest.raises(PayloadError, match=r"^status 'xxxxxxxxxxxxxxxxx.*' is neither"):
+        decode_status(b"x" * 10_000_000)
+
+
+async def test_dead_letter_totals_per_source_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "dead_letters.db"
+    async with DeadLetters.open(path, max_rows=2) as dead:
+        await dead.add([DeadLetter("mqtt-a", "t", "r", b"x") for _ in range(3)])
+        await dead.add([DeadLetter("mqtt-b", "t", "r", b"y"), DeadLetter("mqtt-a", "t", "r", b"")])
+        assert (await dead.total("mqtt-a"), await dead.total("mqtt-b")) == (4, 1)
+    async with DeadLetters.open(path) as dead:
+        assert (await dead.total(), await dead.total("mqtt-a"), await dead.total("mqtt-b")) == (
+            5,
+            4,
+            1,
+        )
+        assert await dead.total("never") == 0
+
+
+async def test_a_file_from_before_per_source_totals_counts_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "dead_letters.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+        db.executemany(
+            "INSERT INTO dead_letters (received_at, source, topic, reason, payload) "
+            "VALUES (1, ?, 't', 'r', x'00')",
+            [("mqtt-a",), ("mqtt-a",), ("mqtt-b",)],
+        )
+        db.execute("UPDATE dead_letter_meta SET value = 7")
+    async with DeadLetters.open(path) as dead:
+        assert (await dead.total(), await dead.total("mqtt-a"), await dead.total("mqtt-b")) == (
+            7,
+            2,
+            1,
+        )
+        await dead.add([DeadLetter("mqtt-a", "t", "r", b"")])
+        assert (await dead.total(), await dead.total("mqtt-a")) == (8, 3)
+
+
+async def test_any_reason_and_payload_can_be_stored() -> None:
+    long_payload = bytes(range(256)) * 1000
+    async with DeadLetters.open(":memory:") as dead:
+        await dead.add(
+            [
+                DeadLetter("mqtt", "t/\ud800", "operation: '\ud800' is not valid", b"\xed\xa0"),
+                DeadLetter("mqtt", "t", "r" * 10_000, long_payload),
+            ]
+        )
+        first, second = await dead.recent()
+    assert (first.topic, first.reason, first.payload) == (
+        "t/\\ud800",
+        "operation: '\\ud800' is not valid",
+        b"\xed\xa0",
+    )
+    assert second.reason == "r" * MAX_REASON_CHARS
+    assert second.payload == long_payload[:MAX_PAYLOAD_BYTES]

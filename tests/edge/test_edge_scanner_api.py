@@ -82,6 +82,7 @@ async def test_scan_is_parsed_and_durable_before_the_answer(api: Api) -> None:
             "sscc": None,
             "epc_uri": None,
             "quantity": 6,
+            "net_weight_kg": None,
             "elements": [
                 {"ai": "01", "title": "GTIN", "data": "09506000134352", "value": "09506000134352"},
                 {"ai": "17", "title": "USE BY", "data": "201225", "value": "2020-12-25"},
@@ -114,7 +115,7 @@ async def test_scan_is_parsed_and_durable_before_the_answer(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "code", "gtin", "sscc", "quantity"),  # weight (310n) in grams
+    ("overrides", "code", "gtin", "sscc", "quantity"),
     [
         ({"code": "4006381333931"}, "(01)04006381333931", "04006381333931", None, 6),
         (  # no symbology identifier, and every character hex: still GS1, not an EPC
@@ -138,12 +139,19 @@ async def test_scan_is_parsed_and_durable_before_the_answer(api: Api) -> None:
             None,
             12,
         ),
-        (
-            {"code": "(01)00614141123452(3103)001250", "quantity": 1250},
+        (  # one item of 1.25 kg
+            {"code": "(01)00614141123452(3103)001250", "quantity": None},
             "(01)00614141123452(3103)001250",
             "00614141123452",
             None,
-            1250,
+            1,
+        ),
+        (  # a variable count of 4 items
+            {"code": "(01)00614141123452(30)4", "quantity": None},
+            "(01)00614141123452(30)4",
+            "00614141123452",
+            None,
+            4,
         ),
         (
             {"operation": "count", "quantity": 0},
@@ -171,6 +179,32 @@ async def test_codes_normalize(
         sscc,
         quantity,
     )
+
+
+@pytest.mark.parametrize(("given", "quantity"), [(None, 1), (1, 1), (3, 3)])
+async def test_a_weighed_item_is_one_item_with_its_weight(
+    api: Api, given: int | None, quantity: int
+) -> None:
+    """(3103)001500 is 1.5 kg: the scan counts items (1 unless the operator says otherwise),
+    the weight stays in the code and is answered as net_weight_kg."""
+    code = "(01)00614141123452(3103)001500"
+    request = {k: v for k, v in body(code=code, quantity=given).items() if v is not None}
+    async with client(api) as http:
+        answer = await http.post("/api/v1/scans", json=request)
+    assert answer.status_code == 200, answer.text
+    assert {k: answer.json()[k] for k in ("code", "quantity", "net_weight_kg")} == {
+        "code": code,
+        "quantity": quantity,
+        "net_weight_kg": "1.500",
+    }
+    assert answer.json()["elements"][1] == {
+        "ai": "3103",
+        "title": "NET WEIGHT (kg)",
+        "data": "001500",
+        "value": "1.500",
+    }
+    [(_, scan)] = await stored(api)
+    assert isinstance(scan, Scan) and (scan.code, scan.quantity) == (code, quantity)
 
 
 async def test_epc_hex_scan(api: Api) -> None:
@@ -215,6 +249,11 @@ async def test_epc_hex_scan(api: Api) -> None:
             "quantity: 5 contradicts the code's 12",
         ),
         ({"location": ""}, "location", "location: must be a non-empty string"),
+        (
+            {"operator": "ann\x00"},
+            "operator",
+            "operator: NUL characters and lone surrogates are not text",
+        ),
         ({"operator": None}, "operator", "operator: must be a non-empty string"),
         (
             {"operation": "steal"},
@@ -232,6 +271,25 @@ async def test_bad_scans_are_refused_naming_the_field(
     assert (answer.status_code, error["code"], error["field"]) == (422, "invalid_scan", field)
     if message is not None:
         assert error["message"] == message
+    assert await stored(api) == []
+
+
+async def test_a_lone_surrogate_escape_is_refused_not_stored(api: Api) -> None:
+    # JSON can spell "\ud800" but no UTF-8 encoder takes it: the answer itself would fail.
+    raw = json.dumps(body(location="DOCK-\ud800")).encode("ascii")
+    assert b"\\ud800" in raw
+    async with client(api) as http:
+        answer = await http.post(
+            "/api/v1/scans", content=raw, headers={"Content-Type": "application/json"}
+        )
+    assert (answer.status_code, answer.json()["error"]) == (
+        422,
+        {
+            "code": "invalid_scan",
+            "message": "location: NUL characters and lone surrogates are not text",
+            "field": "location",
+        },
+    )
     assert await stored(api) == []
 
 

@@ -88,10 +88,10 @@ def test_element_string_with_symbology_id_gs_and_all_value_types(prefix: str) ->
             Element("8004", "ASSET9", "ASSET9"),
         ),
     )
-    assert barcode.quantity == 120
+    assert (barcode.quantity, barcode.net_weight_kg) == (120, Decimal("1.250"))
 
 
-def test_sscc_element_string_and_weight_quantity() -> None:
+def test_sscc_element_string_with_a_weight_that_is_no_count() -> None:
     barcode = parse_barcode("]C10010614141234567890831020015020200614141123452")
     assert barcode == Barcode(
         Symbology.GS1_128,
@@ -101,11 +101,32 @@ def test_sscc_element_string_and_weight_quantity() -> None:
             Element("02", "00614141123452", "00614141123452"),
         ),
     )
-    assert (barcode.sscc, barcode.gtin, barcode.quantity) == (
+    assert (barcode.sscc, barcode.gtin, barcode.quantity, barcode.net_weight_kg) == (
         "106141412345678908",
+        None,
         None,
         Decimal("15.02"),
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity", "weight"),
+    [
+        # A variable-measure item weighed at the scale: one item of 1.5 kg, not 1500 of them.
+        ("(01)09506000134352(3103)001500", None, Decimal("1.500")),
+        ("(01)09506000134352(3100)000002", None, Decimal("2")),
+        ("(01)09506000134352(3105)123456", None, Decimal("1.23456")),
+        ("(01)09506000134352(30)4(3102)000750", 4, Decimal("7.50")),
+        ("(02)09506000134352(37)12(3101)001234", 12, Decimal("123.4")),
+        ("(01)09506000134352(30)4", 4, None),
+        ("(01)09506000134352", None, None),
+    ],
+)
+def test_counts_come_from_ai_37_or_30_and_weights_from_310n(
+    text: str, quantity: int | None, weight: Decimal | None
+) -> None:
+    barcode = parse_barcode(text)
+    assert (barcode.quantity, barcode.net_weight_kg) == (quantity, weight)
 
 
 def test_element_string_without_symbology_identifier() -> None:
