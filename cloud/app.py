@@ -22,6 +22,7 @@ from cloud.routes import (
     catalog_members,
     gateway_config,
     health,
+    heartbeat,
     holds,
     ingest,
     ingest_log,
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         health.router,
         ingest.router,
+        heartbeat.router,
         order_routes.router,
         vehicles.router,
         admin.router,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +22,73 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+VEHICLES_SHOWN = 20
+CONNECTORS_SHOWN = 3
+MOVING_MPS = 0.5
+"""Below this (1.8 km/h) a vehicle counts as stopped: GPS jitter alone reads a little speed."""
+
+
 def _ago(iso: str | None, now: datetime) -> str | None:
     if iso is None:
         return None
     return f"{max(0.0, (now - datetime.fromisoformat(iso)).total_seconds()):.0f} s ago"
 
 
-def render_status(status: dict[str, Any]) -> str:
-    """The text ``retailedge status`` prints for a ``/console/api/status`` answer."""
+def connectors_cell(connectors: Mapping[str, str] | None) -> str | None:
+    """``name:status`` per connector by name, the first few, then ``+N more``."""
+    if not connectors:
+        return None
+    names = sorted(connectors)
+    cell = ", ".join(f"{name}:{connectors[name]}" for name in names[:CONNECTORS_SHOWN])
+    hidden = len(names) - CONNECTORS_SHOWN
+    return cell if hidden <= 0 else f"{cell} +{hidden} more"
+
+
+def config_cell(cloud_version: str | None, reported: int | None) -> str | None:
+    """The cloud's config version for the gateway, and the one the gateway says it runs when
+    that differs (``3 (runs 2)``: the gateway has not picked up the newest yet)."""
+    if reported is None:
+        return cloud_version
+    if cloud_version is None:
+        return f"runs {reported}"
+    return cloud_version if cloud_version == str(reported) else f"{cloud_version} (runs {reported})"
+
+
+def pick_vehicles(
+    vehicles: Sequence[Mapping[str, Any]], alarms: Sequence[Mapping[str, Any]], limit: int
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(shown, not shown): vehicles with an alarm on them (their id or courier) first, then
+    the most recently seen, ``limit`` in all."""
+    subjects = {alarm["subject"] for alarm in alarms}
+
+    def alarmed(vehicle: Mapping[str, Any]) -> bool:
+        return vehicle["id"] in subjects or vehicle.get("courier_id") in subjects
+
+    by_recency = sorted(
+        vehicles, key=lambda v: (datetime.fromisoformat(v["last_seen"]), v["id"]), reverse=True
+    )
+    ordered = sorted(by_recency, key=alarmed, reverse=True)  # stable: recency within each
+    return ordered[:limit], ordered[limit:]
+
+
+def motion(vehicles: Sequence[Mapping[str, Any]]) -> str:
+    """``moving 900, stopped 80`` (and ``no speed N`` for vehicles reporting none)."""
+    counts: Counter[str] = Counter()
+    for vehicle in vehicles:
+        speed = vehicle.get("speed_mps")
+        if speed is None:
+            counts["no speed"] += 1
+        else:
+            counts["moving" if speed >= MOVING_MPS else "stopped"] += 1
+    parts = [f"moving {counts['moving']}", f"stopped {counts['stopped']}"]
+    if counts["no speed"]:
+        parts.append(f"no speed {counts['no speed']}")
+    return ", ".join(parts)
+
+
+def render_status(status: dict[str, Any], vehicles_shown: int = VEHICLES_SHOWN) -> str:
+    """The text ``retailedge status`` prints for a ``/console/api/status`` answer, with at most
+    ``vehicles_shown`` vehicle lines and a summary line for the rest."""
     now = datetime.fromisoformat(status["generated_at"])
     gateways = [
         (
@@ -41,9 +101,12 @@ def render_status(status: dict[str, Any]) -> str:
             g["quarantined"],
             None if g["clock_skew_s"] is None else f"{g['clock_skew_s']:+.2f} s",
             g["uplink_state"],
+            connectors_cell(g.get("connectors")),
+            config_cell(g.get("config_version"), g.get("reported_config_version")),
         )
         for g in status["gateways"]
     ]
+    shown, rest = pick_vehicles(status["vehicles"], status["alarms"], vehicles_shown)
     vehicles = [
         (
             v["id"],
@@ -53,7 +116,7 @@ def render_status(status: dict[str, Any]) -> str:
             _ago(v["last_seen"], now),
             v["courier_id"],
         )
-        for v in status["vehicles"]
+        for v in shown
     ]
     alarms = [
         (a["severity"], a["kind"], a["subject"], a["state"], a["message"]) for a in status["alarms"]
@@ -73,11 +136,14 @@ def render_status(status: dict[str, Any]) -> str:
                 "quar.",
                 "skew",
                 "uplink",
+                "connectors",
+                "config",
             ],
             gateways,
         ),
-        f"\nVehicles ({len(vehicles)})",
+        f"\nVehicles ({len(status['vehicles'])})",
         table(["vehicle", "kind", "position", "speed", "last seen", "courier"], vehicles),
+        *([f"… and {len(rest)} more ({motion(rest)})"] if rest else []),
         f"\nAlarms ({len(alarms)} open or acknowledged)",
         table(["severity", "kind", "subject", "state", "message"], alarms),
         "\nOrders by status",
@@ -100,8 +166,19 @@ def render_status(status: dict[str, Any]) -> str:
     required=True,
     help="An admin or operator API key [env RETAILEDGE_API_KEY].",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
-def status_command(cloud_url: str, api_key: str, as_json: bool) -> None:
+@click.option(
+    "--vehicles",
+    "vehicles_shown",
+    type=click.IntRange(0),
+    default=VEHICLES_SHOWN,
+    show_default=True,
+    help="Vehicle lines at most: those with alarms first, then the most recently seen; the "
+    "rest are summed up in one line.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the status as one JSON object (every vehicle)."
+)
+def status_command(cloud_url: str, api_key: str, vehicles_shown: int, as_json: bool) -> None:
     """Gateways, vehicles, alarms and orders by status, from a running cloud."""
     url = cloud_url.rstrip("/") + "/console/api/status"
     try:
@@ -115,4 +192,4 @@ def status_command(cloud_url: str, api_key: str, as_json: bool) -> None:
             message = response.text[:200]
         raise click.ClickException(f"{url}: HTTP {response.status_code}: {message}")
     body: dict[str, Any] = response.json()
-    click.echo(json.dumps(body, indent=2) if as_json else render_status(body))
+    click.echo(json.dumps(body, indent=2) if as_json else render_status(body, vehicles_shown))

@@ -131,6 +131,9 @@ class UplinkSettings(_Section):
     drain_timeout_s: Annotated[float, Field(ge=0)] = 30.0
     config_poll_s: PositiveFloat = 30.0
     """How often the downlink asks the cloud for a new config and catalogue (by ETag)."""
+    heartbeat_s: Annotated[float, Field(ge=0)] = 30.0
+    """After this long without a successful exchange with the cloud, send a heartbeat (health,
+    no records) so an idle gateway stays visible; 0 turns heartbeats off."""
 
     @model_validator(mode="after")
     def _backoff_ordered(self) -> UplinkSettings:
@@ -427,22 +430,64 @@ BLE_DEFAULT_PROFILES = {
     "atc": "lywsd03mmc-atc",
     "pvvx": "lywsd03mmc-pvvx",
     "bthome": "bthome-door",
+    "ibeacon": "ibeacon-tag",
 }
+BEACON_KEYS = ("uuid", "major", "minor")
+Uint16 = Annotated[int, Strict(), Field(ge=0, le=0xFFFF)]
 
 
 class BleSensor(_Section):
-    address: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    """A sensor heard by its address, or an iBeacon asset tag by its identity (uuid, major,
+    minor), because tags may rotate their address."""
+
+    address: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")] | None = None
     id: NonEmpty
-    format: Literal["ruuvi", "atc", "pvvx", "bthome"]
+    format: Literal["ruuvi", "atc", "pvvx", "bthome", "ibeacon"]
     bindkey: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{32}$")] | None = None
     """Hex AES key of an encrypted BTHome sensor."""
     profile: NonEmpty | None = None
     """Device profile (valid ranges); default by format, e.g. ruuvitag for ruuvi."""
+    uuid: (
+        Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")]
+        | None
+    ) = None
+    major: Uint16 | None = None
+    minor: Uint16 | None = None
+    path_loss_exponent: Annotated[float, Field(gt=0, le=10)] = 2.0
+    """iBeacon distance model: 2 in free space, 2.5-4 indoors."""
 
-    @field_validator("address")
+    @field_validator("address", "uuid")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
+    def _normal_case(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return value.upper() if info.field_name == "address" else value.lower()
+
+    @property
+    def beacon(self) -> tuple[str, int, int] | None:
+        """(uuid, major, minor) of an iBeacon tag."""
+        if self.uuid is None or self.major is None or self.minor is None:
+            return None
+        return self.uuid, self.major, self.minor
+
+    @model_validator(mode="after")
+    def _identity_fits_format(self) -> BleSensor:
+        given = [key for key in BEACON_KEYS if getattr(self, key) is not None]
+        if self.format == "ibeacon":
+            if self.address is not None:
+                raise ValueError("an ibeacon tag is matched by uuid, major and minor, not address")
+            if len(given) != len(BEACON_KEYS):
+                raise ValueError("an ibeacon tag needs uuid, major and minor")
+        else:
+            if self.address is None:
+                raise ValueError(f"address is required for format {self.format}")
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for format ibeacon")
+        if self.bindkey is not None and self.format != "bthome":
+            raise ValueError("bindkey: only for format bthome")
+        if "path_loss_exponent" in self.model_fields_set and self.format != "ibeacon":
+            raise ValueError("path_loss_exponent: only for format ibeacon")
+        return self
 
     @model_validator(mode="after")
     def _profile_loads(self) -> BleSensor:
@@ -464,13 +509,24 @@ class BleDevice(_Section):
     """e.g. hci0; default: the system's."""
     passive: bool = True
     min_interval_s: Annotated[float, Field(ge=0)] = 10.0
-    """Per sensor: readings at most this often; the same payload inside it is a duplicate."""
+    """Per sensor: readings at most this often; the same payload inside it is a duplicate.
+    Event adverts (a BTHome door or button) pass, de-duplicated by their packet."""
     sensors: Annotated[list[BleSensor], Field(min_length=1)]
     backend: Literal["bleak", "replay"] = "bleak"
     replay_file: Path | None = None
-    """JSON-lines advertisements (the ``decode`` input shape) replayed with their timing."""
+    """JSON-lines advertisements (the ``decode`` input shape), replayed at their recorded pace
+    from now on (the first is heard at once); at the end the device idles."""
+    replay_speed: Annotated[float, Field(ge=0)] = 1.0
+    """Replay this many times faster (times, min_interval_s and counter_reset_after_s shrink
+    alike, so the same readings are taken); 0 = at once, times as at speed 1."""
     retry_initial_s: PositiveFloat = 1.0
     retry_max_s: PositiveFloat = 30.0
+    stall_after_s: Annotated[float, Field(ge=0)] = 120.0
+    """No advert from any sensor this long: the scanner is restarted (backoff as for adapter
+    errors); 0 turns the watchdog off."""
+    counter_reset_after_s: PositiveFloat = 300.0
+    """An encrypted BTHome advert whose counter is not newer is a replay, unless the sensor
+    was not heard for this long (then it is taken as the sensor having restarted)."""
 
     @field_validator("replay_file")
     @classmethod
@@ -481,10 +537,15 @@ class BleDevice(_Section):
     def _consistent(self) -> BleDevice:
         if (self.backend == "replay") != (self.replay_file is not None):
             raise ValueError('replay_file is needed by, and only by, backend = "replay"')
-        addresses = [sensor.address for sensor in self.sensors]
-        repeated = sorted({a for a in addresses if addresses.count(a) > 1})
-        if repeated:
-            raise ValueError(f"sensor address used twice: {', '.join(repeated)}")
+        if self.backend != "replay" and "replay_speed" in self.model_fields_set:
+            raise ValueError('replay_speed: only for backend = "replay"')
+        for what, keys in (
+            ("address", [sensor.address for sensor in self.sensors if sensor.address]),
+            ("ibeacon", [" ".join(map(str, s.beacon)) for s in self.sensors if s.beacon]),
+        ):
+            repeated = sorted({key for key in keys if keys.count(key) > 1})
+            if repeated:
+                raise ValueError(f"sensor {what} used twice: {', '.join(repeated)}")
         if self.retry_max_s < self.retry_initial_s:
             raise ValueError("retry_max_s must be >= retry_initial_s")
         return self

@@ -36,6 +36,8 @@ def uplink_health(uplink: UplinkStats, batch_limit: int) -> dict[str, Any]:
         "duplicates": uplink.duplicates,
         "malformed_batches": uplink.malformed_batches,
         "batch_limit": batch_limit,
+        "heartbeats_sent": uplink.heartbeats_sent,
+        "last_heartbeat_at": _time(uplink.last_heartbeat_at),
     }
 
 
@@ -53,10 +55,12 @@ def health_snapshot(
     recovery: Mapping[str, Any] | None = None,
     local_api_url: str | None = None,
     coldchain: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready health report. ``produced`` and ``acknowledged`` count since process start;
     ``evicted`` and ``quarantined`` are cumulative over the buffer file's life; ``coldchain``
-    is the cold-chain runner's snapshot (zones, active alarms, per-probe state)."""
+    is the cold-chain runner's snapshot (zones, active alarms, per-probe state), ``thresholds``
+    the device-profile thresholds' (the same, per device/quantity)."""
     oldest_age = (
         None
         if buffer.oldest_created_at is None
@@ -88,6 +92,7 @@ def health_snapshot(
         "recovery": None if recovery is None else dict(recovery),
         "local_api_url": local_api_url,
         "coldchain": None if coldchain is None else dict(coldchain),
+        "thresholds": None if thresholds is None else dict(thresholds),
     }
 
 

@@ -27,6 +27,13 @@ import httpx
 from edge.batch import PackedRecords, clock_skew_s, pack_records, seal_body, take_batch
 from edge.buffer import Buffer, BufferedRecord, BufferStats
 from edge.config import UplinkSettings
+from edge.heartbeat import (
+    HEARTBEAT_PATH,
+    HeartbeatResult,
+    HeartbeatStatus,
+    heartbeat_wait_s,
+    send_heartbeat,
+)
 from edge.uplink_split import probe, suspects
 from firmware_bridge.wire import parse_time
 
@@ -76,6 +83,10 @@ class UplinkStats:
     last_ack_seq: int | None = None
     clock_skew_s: float | None = None
     """Gateway clock minus cloud clock, from the last answer carrying server_time."""
+    heartbeats_sent: int = 0
+    """Heartbeat requests made, whatever their answer."""
+    last_heartbeat_at: datetime | None = None
+    """When the cloud last answered a heartbeat."""
     state: str = "idle"
 
 
@@ -140,12 +151,14 @@ class Uplink:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: Callable[[], float] = random.random,
         now_s: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._buffer = buffer
         self._client = client
         self._settings = settings
         self._gateway_id = gateway_id
         self._url = cloud_url.rstrip("/") + INGEST_PATH
+        self._heartbeat_url = cloud_url.rstrip("/") + HEARTBEAT_PATH
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
@@ -156,6 +169,10 @@ class Uplink:
         self._rng = rng
         self._now_s = now_s
         """Wall clock in epoch seconds, the scale of BufferedRecord.created_at."""
+        self._monotonic = monotonic
+        self._last_contact = monotonic()
+        """When the cloud last answered 200 (a batch or a heartbeat), or when the uplink began."""
+        self._heartbeats_on = settings.heartbeat_s > 0
         self._in_flight = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.batch_limit = settings.batch_max_records
@@ -195,16 +212,35 @@ class Uplink:
             return self._wait_s
         return 0.0
 
+    def heartbeat_wait_s(self) -> float | None:
+        """Seconds until a heartbeat is due (0.0: now); None when heartbeats are off."""
+        if not self._heartbeats_on:
+            return None
+        return heartbeat_wait_s(
+            heartbeat_s=self._settings.heartbeat_s,
+            last_contact=self._last_contact,
+            now=self._monotonic(),
+        )
+
     def stop(self) -> None:
         """Ask :meth:`run` to return after the batch in flight (never cancel it mid-ack)."""
         self._stopping.set()
 
     async def run(self) -> None:
-        """Send until :meth:`stop`."""
+        """Send until :meth:`stop`; while there is nothing to send, keep the gateway visible
+        with a heartbeat every ``heartbeat_s``."""
         try:
             while not self._stopping.is_set():
-                await self._step(None, wait_for_full=True)
+                outcome = await self._step(None, wait_for_full=True)
                 delay = self.next_delay()
+                if outcome in (Outcome.EMPTY, Outcome.WAITING):
+                    heartbeat_in = self.heartbeat_wait_s()
+                    if heartbeat_in == 0.0 and not self._stopping.is_set():
+                        await self._settle()
+                        await self.send_heartbeat()
+                        delay = self.next_delay()
+                    elif heartbeat_in is not None:
+                        delay = min(delay, heartbeat_in)
                 if delay > 0:
                     await self._settle()
                     with contextlib.suppress(TimeoutError):
@@ -258,6 +294,10 @@ class Uplink:
             except BaseException:
                 await self._discard_prepared()
                 raise
+        self._count_outcome(outcome)
+        return outcome
+
+    def _count_outcome(self, outcome: Outcome) -> None:
         self._last_outcome = outcome
         if outcome in (Outcome.FAILED, Outcome.UNAUTHORIZED):
             self.stats.failed_attempts += 1
@@ -270,7 +310,68 @@ class Uplink:
             self.stats.state = "idle" if outcome is Outcome.EMPTY else "batching"
         else:
             self.stats.state = "isolating"
-        return outcome
+
+    async def send_heartbeat(self) -> HeartbeatStatus:
+        """Send one heartbeat (health, no records) and apply the answer: clock skew, the
+        cloud's ack_seq, or a failure that backs off like a batch's. After an UNSUPPORTED
+        answer (an older cloud without the route) :meth:`run` sends no more."""
+        async with self._in_flight:
+            self.stats.heartbeats_sent += 1
+            result = await send_heartbeat(
+                self._client,
+                self._heartbeat_url,
+                self._headers,
+                gateway_id=self._gateway_id,
+                health=self._health(),
+                clock=self._clock,
+                request_timeout_s=self._settings.request_timeout_s,
+            )
+            outcome = await self._apply_heartbeat(result)
+        if outcome is not None:
+            self._count_outcome(outcome)
+        return result.status
+
+    async def _apply_heartbeat(self, result: HeartbeatResult) -> Outcome | None:
+        """The outcome to count, or None when the heartbeat leaves the uplink's state as is."""
+        if result.status is HeartbeatStatus.UNSUPPORTED:
+            self._heartbeats_on = False
+            log.warning(
+                "%s: this cloud has no heartbeat route; heartbeats stop until restart, so "
+                "while it sends no records gateway %r looks offline in the console",
+                result.error,
+                self._gateway_id,
+            )
+            return None
+        if result.status is HeartbeatStatus.UNAUTHORIZED:
+            self.stats.last_error = result.error
+            log.error(
+                "cloud refused the token of gateway %r (%s); fix [cloud] token/token_env/"
+                "token_file in the config or re-issue the token in the cloud",
+                self._gateway_id,
+                result.error,
+            )
+            return Outcome.UNAUTHORIZED
+        if result.reply is None:
+            return self._failed(result.error or "heartbeat failed")
+        self._last_contact = self._monotonic()
+        self.stats.last_heartbeat_at = result.received_at
+        skew = clock_skew_s(result.sent_at, result.received_at, result.reply.server_time)
+        self.stats.clock_skew_s = round(skew, 3)
+        ack_seq = result.reply.ack_seq
+        if ack_seq > self._buffer.last_acked_seq:
+            # The cloud stored records whose ack this gateway never saw (a crash between the
+            # cloud's commit and the local delete): they are safe there, so delete them here.
+            try:
+                deleted = await self._buffer.ack_by_kind(ack_seq)
+            except ValueError as exc:
+                return self._failed(
+                    f"heartbeat: cloud's ack_seq is {ack_seq}, which this gateway never "
+                    f"assigned ({exc}); is another gateway using the id {self._gateway_id!r}?"
+                )
+            self._count_acked(deleted)
+            log.info("heartbeat: the cloud already holds seq up to %d; deleted them here", ack_seq)
+        self.stats.consecutive_failures = 0
+        return None
 
     async def _send_oldest(self, request_timeout: float | None, wait_for_full: bool) -> Outcome:
         batch = await self._take_prepared()
@@ -501,6 +602,7 @@ class Uplink:
         response = exchange.response
         status = response.status_code
         if status == 200:
+            self._last_contact = self._monotonic()
             return await self._acknowledged(exchange, batch, pipelined)
         message = _error_message(response)
         if status == 413:

@@ -37,7 +37,7 @@ _BATCH_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
-async def _read_body(request: Request, max_bytes: int) -> bytes:
+async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes, "request body")
@@ -51,7 +51,7 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _check_content_type(request: Request) -> None:
+def check_content_type(request: Request) -> None:
     content_type = request.headers.get("content-type")
     if content_type is None:
         return
@@ -80,8 +80,8 @@ async def ingest(
     telemetry: TelemetryDep,
 ) -> IngestResult:
     """Store a batch of records at most once per (gateway_id, seq); gzip bodies are accepted."""
-    _check_content_type(request)
-    raw = await _read_body(request, settings.max_batch_bytes)
+    check_content_type(request)
+    raw = await read_body(request, settings.max_batch_bytes)
     data = decode_body(
         raw,
         content_encoding=request.headers.get("content-encoding"),

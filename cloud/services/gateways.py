@@ -1,14 +1,15 @@
-"""Gateway registration and listing."""
+"""Gateway registration, listing and heartbeats."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.api_error import ApiError
+from cloud.ingest.heartbeat import Heartbeat
 from cloud.models import Gateway
 from cloud.schemas import GatewayCreated, GatewayPublic
 from cloud.security import hash_token, new_gateway_token
@@ -48,3 +49,26 @@ async def list_gateways(*, session: AsyncSession) -> list[GatewayPublic]:
         )
         for row in rows
     ]
+
+
+async def record_heartbeat(*, session: AsyncSession, heartbeat: Heartbeat, now: datetime) -> int:
+    """Set the gateway's last_seen, clock skew and health in one statement; its ack_seq, which
+    a heartbeat never changes. ApiError 404 when the gateway is not registered."""
+    statement = (
+        update(Gateway)
+        .where(Gateway.id == heartbeat.gateway_id)
+        .values(
+            last_seen=now,
+            clock_skew_s=(now - heartbeat.sent_at).total_seconds(),
+            last_health=heartbeat.health,
+        )
+        .returning(Gateway.ack_seq)
+    )
+    ack_seq = (await session.execute(statement)).scalar_one_or_none()
+    if ack_seq is None:
+        raise ApiError(
+            404,
+            "gateway_not_found",
+            f"gateway {heartbeat.gateway_id!r} is not registered; create it first",
+        )
+    return int(ack_seq)

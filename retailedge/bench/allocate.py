@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from retailedge.bench.progress import Progress, ProgressBar
 from retailedge.bench.stats import median
 from retailedge.processes import Child, free_port, retailedge_command, start_child, wait_for_http
 from simulators.order_payloads import app_payload, random_order
@@ -49,8 +50,6 @@ def sku_count(orders: int) -> int:
 
 CHANNEL = "bench-app"
 MEMBERS = ("bm-vip", "bm-baby", "bm-freq", "bm-std")
-
-Progress = Callable[[str], None]
 
 
 # -- a minimal keep-alive HTTP/1.1 client (the load generator) --
@@ -93,14 +92,17 @@ def _raw_request(method: str, path: str, token: str | None, body: bytes = b"") -
 
 
 async def _blast(
-    port: int, requests: list[bytes], clients: int
+    port: int, requests: list[bytes], clients: int, bar: ProgressBar | None = None
 ) -> tuple[float, list[tuple[int, bytes]]]:
     """Send ``requests`` over ``clients`` connections as fast as answered: (seconds, answers).
-    A request whose connection fails is answered with status 0 (and the client reconnects)."""
+    A request whose connection fails is answered with status 0 (and the client reconnects).
+    ``bar`` counts the answers."""
     answers: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
     queue: Iterator[int] = iter(range(len(requests)))
+    answered = 0
 
     async def client() -> None:
+        nonlocal answered
         connection = await _Connection.open("127.0.0.1", port)
         try:
             for index in queue:
@@ -110,12 +112,18 @@ async def _blast(
                     answers[index] = (0, repr(exc).encode())
                     await connection.close()
                     connection = await _Connection.open("127.0.0.1", port)
+                answered += 1
+                if bar is not None:
+                    bar.update(answered)
         finally:
             await connection.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    return time.perf_counter() - started, answers
+    seconds = time.perf_counter() - started
+    if bar is not None:
+        bar.finish()
+    return seconds, answers
 
 
 # -- the seeded network --
@@ -315,6 +323,7 @@ async def _run_backend(
     clients: int,
     postgres_url: str,
     progress: Progress,
+    run_label: str,
 ) -> dict[str, Any]:
     if backend == "sqlite":
         database = _Database(f"sqlite+aiosqlite:///{folder / 'cloud.db'}")
@@ -350,7 +359,8 @@ async def _run_backend(
             for p in payloads
         ]
         progress(f"{backend}: {orders:,} orders over {clients} connections")
-        seconds, answers = await _blast(port, requests, clients)
+        bar = ProgressBar(progress, run_label, orders, "orders placed")
+        seconds, answers = await _blast(port, requests, clients, bar)
         statuses = Counter(status for status, _ in answers)
         failed = [body for status, body in answers if status not in (200, 201)]
         if failed:
@@ -419,6 +429,7 @@ def run_allocate_bench(
                             clients=clients,
                             postgres_url=postgres_url,
                             progress=progress,
+                            run_label=f"{backend} run {attempt}/{repeat}",
                         )
                     )
                 )

@@ -13,14 +13,7 @@ from retailedge.bench.allocate import DEFAULT_POSTGRES_URL, run_allocate_bench
 from retailedge.bench.dispatch import SAMPLE_DAY, DispatchBenchConfig, run_dispatch_bench
 from retailedge.bench.drain import run_drain_bench
 from retailedge.bench.ingest import run_ingest_bench
-
-
-def _progress(quiet: bool) -> Any:
-    def say(message: str) -> None:
-        if not quiet:
-            click.echo(f"[bench] {message}", err=True)
-
-    return say
+from retailedge.bench.progress import StderrProgress
 
 
 def _report(result: dict[str, Any], as_json: bool) -> None:
@@ -62,7 +55,7 @@ def bench_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ingest_command(records: int, repeat: int, rows_per_transaction: int, as_json: bool) -> None:
     """Records/s into the durable buffer through the pipeline vs raw sqlite3 executemany."""
-    result = run_ingest_bench(records, repeat, rows_per_transaction, _progress(False))
+    result = run_ingest_bench(records, repeat, rows_per_transaction, StderrProgress())
     _report(result, as_json)
 
 
@@ -84,7 +77,7 @@ def ingest_command(records: int, repeat: int, rows_per_transaction: int, as_json
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def drain_command(records: int, baseline_records: int, as_json: bool) -> None:
     """A buffered backlog drained to a local cloud: records/s, duplicates and missing records."""
-    result = run_drain_bench(records, baseline_records, _progress(False))
+    result = run_drain_bench(records, baseline_records, StderrProgress())
     _report(result, as_json)
 
 
@@ -126,7 +119,7 @@ def allocate_command(
     """Orders/s through POST /api/v1/orders against a real cloud, and units oversold (0)."""
     backends = ["sqlite", "postgresql"] if backend == "both" else [backend]
     results = run_allocate_bench(
-        backends, orders, clients, postgres_url, _progress(False), repeat=repeat
+        backends, orders, clients, postgres_url, StderrProgress(), repeat=repeat
     )
     for result in results:
         _report(result, as_json)
@@ -236,5 +229,5 @@ def dispatch_command(
             solomon_limit=min(solomon_limit, 1) if solomon_limit != 0 else 1,
             solomon_budget_s=0.5,
         )
-    result = run_dispatch_bench(config, quick, _progress(False))
+    result = run_dispatch_bench(config, quick, StderrProgress())
     _report(result, as_json)

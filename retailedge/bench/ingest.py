@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from edge.buffer import Buffer, record_source, serialize_payload
 from edge.eviction import evictable_flag
 from edge.pipeline import Pipeline
 from firmware_bridge.records import Record
+from retailedge.bench.progress import Progress, ProgressBar
 from retailedge.bench.stats import median, percentile
 from retailedge.bench.workload import telemetry
 
@@ -33,23 +34,30 @@ class IngestRun:
     commit_latencies_s: list[float]
 
 
-async def _pipeline_run(path: Path, records: Sequence[Record], producers: int) -> IngestRun:
+async def _pipeline_run(
+    path: Path, records: Sequence[Record], producers: int, bar: ProgressBar
+) -> IngestRun:
     chunks = [records[i : i + RECORDS_PER_PUT] for i in range(0, len(records), RECORDS_PER_PUT)]
     latencies: list[float] = []
+    written = 0
     async with Buffer.open(path) as buffer:
         pipeline = Pipeline(buffer)
         runner = asyncio.create_task(pipeline.run())
         next_chunk = iter(chunks)
 
         async def producer() -> None:
+            nonlocal written
             for chunk in next_chunk:
                 began = time.perf_counter()
                 await pipeline.put(chunk)
                 latencies.append(time.perf_counter() - began)
+                written += len(chunk)
+                bar.update(written)
 
         started = time.perf_counter()
         await asyncio.gather(*(producer() for _ in range(producers)))
         elapsed = time.perf_counter() - started
+        bar.finish()
         pipeline.stop()
         await runner
         stored = (await buffer.stats()).records
@@ -58,7 +66,9 @@ async def _pipeline_run(path: Path, records: Sequence[Record], producers: int) -
     return IngestRun(len(records) / elapsed, latencies)
 
 
-def _baseline_run(path: Path, records: Sequence[Record], rows_per_transaction: int) -> float:
+def _baseline_run(
+    path: Path, records: Sequence[Record], rows_per_transaction: int, bar: ProgressBar
+) -> float:
     asyncio.run(_create_schema(path))
     # Exactly the row the pipeline stores, eviction flag included (it feeds a partial index).
     rows = [
@@ -85,7 +95,9 @@ def _baseline_run(path: Path, records: Sequence[Record], rows_per_transaction: i
                 rows[start : start + rows_per_transaction],
             )
             connection.execute("COMMIT")
+            bar.update(min(len(rows), start + rows_per_transaction))
         elapsed = time.perf_counter() - started
+        bar.finish()
     finally:
         connection.close()
     return len(rows) / elapsed
@@ -97,7 +109,7 @@ async def _create_schema(path: Path) -> None:
 
 
 def run_ingest_bench(
-    record_count: int, repeat: int, rows_per_transaction: int, progress: Callable[[str], None]
+    record_count: int, repeat: int, rows_per_transaction: int, progress: Progress
 ) -> dict[str, Any]:
     records = list(telemetry(record_count))
     producers = max(1, rows_per_transaction // RECORDS_PER_PUT)
@@ -105,11 +117,16 @@ def run_ingest_bench(
     baseline: list[float] = []
     with tempfile.TemporaryDirectory(prefix="retailedge-bench-ingest-") as folder:
         for attempt in range(1, repeat + 1):
+            run = f"run {attempt}/{repeat}"
+            bar = ProgressBar(progress, f"{run}: pipeline", record_count, "records written")
             ours.append(
-                asyncio.run(_pipeline_run(Path(folder) / f"ours-{attempt}.db", records, producers))
+                asyncio.run(
+                    _pipeline_run(Path(folder) / f"ours-{attempt}.db", records, producers, bar)
+                )
             )
             base = Path(folder) / f"baseline-{attempt}.db"
-            baseline.append(_baseline_run(base, records, rows_per_transaction))
+            bar = ProgressBar(progress, f"{run}: raw executemany", record_count, "records written")
+            baseline.append(_baseline_run(base, records, rows_per_transaction, bar))
             progress(
                 f"run {attempt}/{repeat}: pipeline {ours[-1].records_per_s:,.0f} records/s, "
                 f"raw executemany {baseline[-1]:,.0f} records/s"

@@ -26,6 +26,8 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
         last_ack_at=datetime(2026, 3, 1, 9, 0, 8, tzinfo=UTC),
         last_ack_seq=6,
         clock_skew_s=-0.25,
+        heartbeats_sent=4,
+        last_heartbeat_at=datetime(2026, 3, 1, 9, 0, 5, tzinfo=UTC),
         state="backing_off",
     )
     snapshot = health_snapshot(
@@ -53,6 +55,7 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
         recovery={"moved_aside": ["/data/outbox.db.corrupt-1"], "at": "2026-03-01T09:00:00Z"},
         local_api_url="http://127.0.0.1:8700",
         coldchain={"zones": ["chiller-1"], "active": [], "probes": {}},
+        thresholds={"thresholds": [], "active": [], "probes": {}},
     )
     assert snapshot == {
         "gateway_id": "van-01",
@@ -89,11 +92,14 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
             "duplicates": 0,
             "malformed_batches": 0,
             "batch_limit": 500,
+            "heartbeats_sent": 4,
+            "last_heartbeat_at": "2026-03-01T09:00:05Z",
         },
         "connectors": {"gps": {"status": "connected", "counters": {"checksum": 2}}},
         "recovery": {"moved_aside": ["/data/outbox.db.corrupt-1"], "at": "2026-03-01T09:00:00Z"},
         "local_api_url": "http://127.0.0.1:8700",
         "coldchain": {"zones": ["chiller-1"], "active": [], "probes": {}},
+        "thresholds": {"thresholds": [], "active": [], "probes": {}},
     }
     json.dumps(snapshot)  # JSON-ready as it is
 

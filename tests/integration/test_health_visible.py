@@ -47,6 +47,8 @@ UPLINK_KEYS = {
     "duplicates",
     "malformed_batches",
     "batch_limit",
+    "heartbeats_sent",
+    "last_heartbeat_at",
 }
 
 
