@@ -1,5 +1,6 @@
-"""Console tables: users' passwords, login sessions and operators' acknowledgements of alarms.
-Migration 0008 mirrors this file."""
+"""Console tables: users' passwords, login sessions, operators' acknowledgements of alarms and
+the occurrences of the alarm conditions the console derives from state.
+Migrations 0008 and 0010 mirror this file."""
 
 from __future__ import annotations
 
@@ -46,10 +47,27 @@ class AlarmAck(Base):
     __table_args__ = (Index(None, "alarm_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # "coldchain:<gateway_id>:<seq>", "gateway_offline:<gateway_id>", "late_risk:<order_id>", ...
+    # "alarm:<gateway_id>:<seq>", "gateway_offline:<gateway_id>@<last seen>",
+    # "gateway_backlog:<gateway_id>@<occurrence>", "late_risk:<order_id>@<occurrence>", ...
     alarm_key: Mapped[str] = mapped_column(String(256))
     # acknowledge | resolve
     action: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str] = mapped_column(Text)
     user_name: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlarmCondition(Base):
+    """The current or last occurrence of a condition the console derives from state (a gateway's
+    backlog or clock skew, an order's late risk). Its number is part of the alarm's key, so a
+    condition that clears and comes back is a new alarm that earlier acknowledgements do not
+    cover."""
+
+    __tablename__ = "alarm_conditions"
+
+    # "gateway_backlog:<gateway_id>", "clock_skew:<gateway_id>", "late_risk:<order_id>"
+    condition_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    occurrence: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # None while the condition holds; set when the cloud saw it clear.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

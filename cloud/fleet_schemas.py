@@ -232,7 +232,14 @@ class DispatchStatsOut(BaseModel):
 
 class TrackingLinkOut(BaseModel):
     token: str = Field(description="Shown once; only its SHA-256 is stored")
-    path: str
+    url: str = Field(
+        description="The link to give the customer: the tracking page, absolute when the cloud "
+        "knows its public address (RETAILEDGE_PUBLIC_URL), else its path /t/<token>"
+    )
+    api_path: str = Field(description="/api/v1/track/<token>: the same facts as JSON")
+    path: str = Field(
+        description="Deprecated, the same as api_path (JSON, not for customers): give them url"
+    )
     order_id: str
 
 
@@ -243,6 +250,16 @@ class TrackOut(BaseModel):
         description="Rounded to about 100 m, only while the goods are on their way to you"
     )
     updated_at: datetime
+    ended_at: datetime | None = Field(
+        default=None,
+        description="When the order was delivered, cancelled or failed; the link answers for "
+        "24 h after that, then 404",
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone of the node that ships the order, for showing times; "
+        "None before a node is chosen",
+    )
 
 
 class CarrierCallbackIn(BaseModel):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -100,6 +101,26 @@ class Settings(BaseSettings):
         description="Third-party carrier for tasks no own courier can make in time: none (they "
         "are planned late), or the in-process simulated carrier (tests and the demo).",
     )
+
+    public_url: str | None = Field(
+        default=None,
+        description="The cloud's address as customers reach it, e.g. https://track.example.com: "
+        "tracking links are made absolute with it; unset, they are paths (/t/<token>).",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_base(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        web = parts.scheme in ("http", "https") and bool(parts.netloc)
+        if not web or parts.query or parts.fragment:
+            raise ValueError(
+                "RETAILEDGE_PUBLIC_URL: use an http(s) base URL without query or fragment, "
+                "e.g. https://track.example.com"
+            )
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _influx_needs_url(self) -> Self:

@@ -1,14 +1,22 @@
-"""Which alarms the console shows (pure): gateway health, late-risk orders, compartments, and the
-state operators gave each alarm."""
+"""Which alarms the console shows (pure): gateway health, late-risk orders, the gateways' own
+alarm records, and the state operators gave each alarm.
+
+Every alarm is one incident with its own key, so an acknowledge or resolve never covers a later
+one: a gateway alarm is its raise and clear records (``alarm:<gateway>:<first seq>``); gateway
+offline is one silence (``gateway_offline:<gateway>@<last contact>``); backlog, clock skew and
+late risk are numbered occurrences of their condition (``gateway_backlog:<gateway>@<n>``), the
+number moving on each time the condition is seen again after it cleared."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from cloud.console.schemas import AlarmOut, AlarmState
+from firmware_bridge.wire import format_time
 
 OFFLINE_AFTER = timedelta(minutes=2)
 BACKLOG_RECORDS = 10_000
@@ -17,6 +25,8 @@ CLOCK_SKEW_S = 5.0
 LATE_RISK_WITHIN = timedelta(minutes=15)
 OPEN_ORDER_STATUSES = frozenset({"received", "allocated", "picking", "packed", "dispatched"})
 SEVERITIES = {"info": 0, "warning": 1, "critical": 2}
+# Derived from current state with no start of their own: tracked as numbered occurrences.
+OCCURRENCE_KINDS = frozenset({"gateway_backlog", "clock_skew", "late_risk"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,39 @@ class Ack:
     comment: str
     user_name: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """The current (``ended_at`` None) or last occurrence of a derived condition."""
+
+    number: int
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrenceChanges:
+    """What to store: occurrences that begin (number 1, or one past an ended one) and ones that
+    end, by condition key."""
+
+    started: dict[str, Occurrence] = field(default_factory=dict)
+    ended: dict[str, Occurrence] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """One alarm record a gateway sent: a raise (``ended_at`` None) or its clear, which repeats
+    the rule, subject and ``started_at``."""
+
+    gateway_id: str
+    seq: int
+    rule: str
+    subject: str
+    severity: str
+    started_at: datetime
+    ended_at: datetime | None
+    evidence: Mapping[str, Any]
 
 
 def buffer_records(health: Mapping[str, Any] | None) -> int | None:
@@ -72,7 +115,7 @@ def gateway_alarms(gateways: Iterable[GatewayFacts], now: datetime) -> list[Alar
             silent = (now - gw.last_seen).total_seconds()
             found.append(
                 _alarm(
-                    f"gateway_offline:{gw.id}",
+                    f"gateway_offline:{gw.id}@{format_time(gw.last_seen)}",
                     "gateway_offline",
                     gw.id,
                     "critical",
@@ -143,6 +186,39 @@ def late_risk_alarms(orders: Iterable[OrderFacts], now: datetime) -> list[AlarmO
     return found
 
 
+def occurrence_changes(
+    active: Iterable[str],
+    stored: Mapping[str, Occurrence],
+    now: datetime,
+    *,
+    may_end: Callable[[str], bool] = lambda key: True,
+) -> OccurrenceChanges:
+    """A condition seen with no occurrence, or whose last one ended, begins a new one now; an
+    open occurrence whose condition is gone ends now (if ``may_end``: the caller looked at it)."""
+    holding = set(active)
+    changes = OccurrenceChanges()
+    for key in sorted(holding):
+        last = stored.get(key)
+        if last is None:
+            changes.started[key] = Occurrence(1, now)
+        elif last.ended_at is not None:
+            changes.started[key] = Occurrence(last.number + 1, now)
+    for key, last in sorted(stored.items()):
+        if key not in holding and last.ended_at is None and may_end(key):
+            changes.ended[key] = Occurrence(last.number, last.started_at, now)
+    return changes
+
+
+def as_occurrence(alarm: AlarmOut, occurrence: Occurrence) -> AlarmOut:
+    """The alarm of one occurrence of its condition: its own key and start."""
+    return alarm.model_copy(
+        update={
+            "key": f"{alarm.key}@{occurrence.number}",
+            "started_at": alarm.started_at or occurrence.started_at,
+        }
+    )
+
+
 def record_alarm(
     *,
     gateway_id: str,
@@ -154,7 +230,8 @@ def record_alarm(
     ended_at: datetime | None,
     evidence: Mapping[str, Any],
 ) -> AlarmOut:
-    """An alarm a gateway raised (cold-chain excursion, sensor silence, ...)."""
+    """An alarm a gateway raised (cold-chain excursion, sensor silence, ...); ``seq`` is its
+    first record's."""
     level = severity if severity in SEVERITIES else "warning"
     state = "ended" if ended_at is not None else "active"
     return _alarm(
@@ -167,6 +244,40 @@ def record_alarm(
         dict(evidence),
         ended_at=ended_at,
     )
+
+
+def _incident(record: AlarmRecord) -> tuple[str, str, str, datetime]:
+    return (record.gateway_id, record.rule, record.subject, record.started_at)
+
+
+def record_incidents(records: Iterable[AlarmRecord], *, complete: bool) -> list[AlarmOut]:
+    """One alarm per incident (gateway, rule, subject, start): keyed by its first record, ended
+    by its clear, with the newest record's severity and evidence; newest start first.
+
+    ``records`` come newest start first; when not ``complete`` (a query limit cut them), the
+    incidents of the oldest start are left out, as some of their records may be missing."""
+    ordered = sorted(records, key=lambda r: (-r.started_at.timestamp(), _incident(r), r.seq))
+    if not complete and ordered:
+        oldest = ordered[-1].started_at
+        ordered = [r for r in ordered if r.started_at != oldest]
+    found = []
+    for _, group in groupby(ordered, key=_incident):
+        rows = list(group)
+        first, newest = rows[0], rows[-1]
+        ends = [r.ended_at for r in rows if r.ended_at is not None]
+        found.append(
+            record_alarm(
+                gateway_id=first.gateway_id,
+                seq=first.seq,
+                rule=first.rule,
+                subject=first.subject,
+                severity=newest.severity,
+                started_at=first.started_at,
+                ended_at=max(ends) if ends else None,
+                evidence=newest.evidence,
+            )
+        )
+    return found
 
 
 def with_acks(alarms: Sequence[AlarmOut], acks: Mapping[str, Ack]) -> list[AlarmOut]:

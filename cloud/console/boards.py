@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.console.alarm_rules import (
+    OPEN_ORDER_STATUSES,
     GatewayFacts,
     OrderFacts,
     buffer_records,
@@ -32,18 +34,29 @@ BOARD_LIMIT = 300
 MOVEMENTS_SHOWN = 200
 
 
-def _connectors(health: dict[str, Any] | None) -> dict[str, str]:
-    found = (health or {}).get("connectors") or {}
+def _section(health: Mapping[str, Any] | None, name: str) -> Mapping[str, Any]:
+    found = (health or {}).get(name)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _connectors(health: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each connector's ``status`` as the edge's connector snapshots write it."""
     return {
-        name: str(snap.get("state", "?")) if isinstance(snap, dict) else str(snap)
-        for name, snap in sorted(found.items())
+        name: str(snap.get("status", "?")) if isinstance(snap, Mapping) else str(snap)
+        for name, snap in sorted(_section(health, "connectors").items())
     }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def gateway_out(facts: GatewayFacts, config_version: int | None, now: datetime) -> GatewayOut:
     health = dict(facts.health) if facts.health is not None else None
     quarantined = (health or {}).get("quarantined")
-    uplink = (health or {}).get("uplink") or {}
+    uplink = _section(health, "uplink")
+    downlink = _section(health, "downlink")
+    reported = downlink.get("config_version")
     return GatewayOut(
         id=facts.id,
         last_seen=facts.last_seen,
@@ -54,9 +67,14 @@ def gateway_out(facts: GatewayFacts, config_version: int | None, now: datetime) 
         oldest_unsent_s=oldest_unsent_s(health),
         evicted=evicted_total(health),
         quarantined=int(quarantined) if isinstance(quarantined, int | float) else None,
-        uplink_state=uplink.get("state") if isinstance(uplink, dict) else None,
+        uplink_state=_text(uplink.get("state")),
         connectors=_connectors(health),
         config_version=None if config_version is None else str(config_version),
+        reported_config_version=reported
+        if isinstance(reported, int) and not isinstance(reported, bool)
+        else None,
+        config_source=_text(downlink.get("config_source")),
+        config_status=_text(_section(downlink, "config").get("status")),
     )
 
 
@@ -79,20 +97,38 @@ async def _visible_orders(session: AsyncSession, principal: Principal) -> Select
     return query
 
 
-async def orders_board(
-    *, session: AsyncSession, principal: Principal, now: datetime
-) -> OrdersBoard:
-    """Counts by status and the most urgent orders (open first, by promise), each with its late
-    risk, the latest allocation decision (the "why") and the courier carrying it."""
+async def board_orders(
+    *, session: AsyncSession, principal: Principal, limit: int = BOARD_LIMIT
+) -> list[Order]:
+    """Up to ``limit`` orders: every open one first, most urgent (earliest promise) first,
+    then the most recently closed ones to fill the board."""
     query = await _visible_orders(session, principal)
-    counts = await order_status_counts(session=session, principal=principal)
-    orders = list(
+    open_orders = list(
         await session.scalars(
-            query.order_by(Order.promise_by.is_(None), Order.promise_by, Order.id).limit(
-                BOARD_LIMIT
-            )
+            query.where(Order.status.in_(sorted(OPEN_ORDER_STATUSES)))
+            .order_by(Order.promise_by.is_(None), Order.promise_by, Order.id)
+            .limit(limit)
         )
     )
+    room = limit - len(open_orders)
+    if room <= 0:
+        return open_orders
+    closed = await session.scalars(
+        query.where(Order.status.not_in(sorted(OPEN_ORDER_STATUSES)))
+        .order_by(Order.updated_at.desc(), Order.id)
+        .limit(room)
+    )
+    return [*open_orders, *closed]
+
+
+async def orders_board(
+    *, session: AsyncSession, principal: Principal, now: datetime, limit: int = BOARD_LIMIT
+) -> OrdersBoard:
+    """Counts by status and up to ``limit`` orders (every open one first, by promise, then the
+    most recently closed), each with its late risk, the latest allocation decision (the "why")
+    and the courier carrying it."""
+    counts = await order_status_counts(session=session, principal=principal)
+    orders = await board_orders(session=session, principal=principal, limit=limit)
     ids = [o.id for o in orders]
     lines: dict[str, set[str]] = {i: set() for i in ids}
     tasks: dict[str, DeliveryTask] = {}
@@ -139,8 +175,7 @@ async def orders_board(
                 courier_id=task.courier_id if task else None,
             )
         )
-    open_first = sorted(cards, key=lambda c: c.status in {"delivered", "cancelled", "failed"})
-    return OrdersBoard(counts=counts, orders=open_first)
+    return OrdersBoard(counts=counts, orders=cards)
 
 
 def _decision(row: AllocationDecision) -> AllocationDecisionPublic:

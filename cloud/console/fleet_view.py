@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.api_error import ApiError
 from cloud.catalog_models import Node
 from cloud.console.alarm_rules import with_acks
-from cloud.console.alarms import latest_acks, stored_alarm
+from cloud.console.alarms import latest_acks, record_alarms
 from cloud.console.schemas import (
     ChartPoint,
     CompartmentChart,
@@ -29,6 +29,7 @@ from cloud.models import AlarmRow, MeasurementRow, Vehicle
 from cloud.services.fleet import ACTIVE_TASKS, compartments_of
 
 CHART_POINTS = 600
+CHART_ALARMS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,15 +280,11 @@ async def _chart(
     points = [
         ChartPoint(t=r.time, c=r.value, out=not min_c <= r.value <= max_c) for r in reversed(rows)
     ]
-    alarms = (
-        await session.scalars(
-            select(AlarmRow)
-            .where(or_(AlarmRow.subject == device_id, AlarmRow.subject.like(f"%/{device_id}")))
-            .order_by(AlarmRow.started_at.desc())
-            .limit(50)
-        )
-    ).all()
-    excursions = [stored_alarm(a) for a in alarms]
+    excursions = await record_alarms(
+        session=session,
+        where=or_(AlarmRow.subject == device_id, AlarmRow.subject.like(f"%/{device_id}")),
+        limit=CHART_ALARMS,
+    )
     acks = await latest_acks(session=session, keys=[a.key for a in excursions])
     return CompartmentChart(
         name=name,

@@ -5,16 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from cloud.console.alarm_rules import (
     Ack,
+    AlarmRecord,
     GatewayFacts,
+    Occurrence,
+    OccurrenceChanges,
     OrderFacts,
+    as_occurrence,
     gateway_alarms,
     is_late_risk,
     late_risk_alarms,
+    occurrence_changes,
     record_alarm,
+    record_incidents,
     with_acks,
 )
+from cloud.console.schemas import AckIn
 from cloud.console.stream import delta, diff, events, frame
 
 NOW = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -43,7 +53,9 @@ def test_gateway_alarms_for_offline_backlog_evictions_and_skew() -> None:
         ("clock_skew", "skewed"),
     }
     assert found[("gateway_offline", "silent")].message == "no contact for 300 s"
-    assert found[("gateway_offline", "silent")].key == "gateway_offline:silent"
+    # One silence is one incident: the next silence (after a later contact) has another key.
+    assert found[("gateway_offline", "silent")].key == "gateway_offline:silent@2025-03-01T09:55:00Z"
+    assert found[("gateway_backlog", "deep")].key == "gateway_backlog:deep"  # numbered later
     assert found[("gateway_backlog", "evicting")].evidence["evicted"] == 7
     assert found[("clock_skew", "skewed")].message == "gateway clock off by -6.5 s"
 
@@ -88,6 +100,68 @@ def test_acks_set_state_and_resolved_sort_last() -> None:
         ("alarm:gw:1", "open", None),
         ("alarm:gw:2", "resolved", "fixed"),
     ]
+
+
+def test_a_condition_that_clears_and_comes_back_is_a_new_occurrence() -> None:
+    later = NOW + timedelta(minutes=5)
+    first = occurrence_changes(["gateway_backlog:gw"], {}, NOW)
+    assert first == OccurrenceChanges(started={"gateway_backlog:gw": Occurrence(1, NOW)})
+    holding = {"gateway_backlog:gw": Occurrence(1, NOW)}
+    assert occurrence_changes(["gateway_backlog:gw"], holding, later) == OccurrenceChanges()
+    cleared = occurrence_changes([], holding, later)
+    assert cleared == OccurrenceChanges(ended={"gateway_backlog:gw": Occurrence(1, NOW, later)})
+    back = occurrence_changes(
+        ["gateway_backlog:gw"], {"gateway_backlog:gw": Occurrence(1, NOW, later)}, later
+    )
+    assert back.started == {"gateway_backlog:gw": Occurrence(2, later)}
+    # A condition the caller did not look at (an order past its scan) is not taken as cleared.
+    unseen = occurrence_changes(
+        [], {"late_risk:o-1": Occurrence(3, NOW)}, later, may_end=lambda k: False
+    )
+    assert unseen == OccurrenceChanges()
+
+    [backlog] = [
+        a for a in gateway_alarms([GatewayFacts("gw", NOW, None, _health(20_000, 1.0))], NOW)
+    ]
+    second = as_occurrence(backlog, Occurrence(2, later))
+    assert (second.key, second.started_at) == ("gateway_backlog:gw@2", later)
+    acks = {"gateway_backlog:gw@1": Ack("resolve", "uplink fixed", "ops", NOW)}
+    assert [a.state for a in with_acks([second], acks)] == ["open"]
+    assert [a.state for a in with_acks([as_occurrence(backlog, Occurrence(1, NOW))], acks)] == [
+        "resolved"
+    ]
+
+
+def _record(seq: int, subject: str, started: datetime, ended: datetime | None) -> AlarmRecord:
+    peak = {"value": 8.0 + seq}
+    return AlarmRecord("gw", seq, "coldchain.excursion", subject, "critical", started, ended, peak)
+
+
+def test_a_gateway_alarm_and_its_clear_are_one_incident() -> None:
+    t1, t2 = NOW - timedelta(minutes=30), NOW - timedelta(minutes=10)
+    records = [
+        _record(12, "chiller/p-1", t1, NOW - timedelta(minutes=20)),  # the clear of seq 10
+        _record(30, "chiller/p-1", t2, None),  # a new excursion of the same probe
+        _record(10, "chiller/p-1", t1, None),
+        _record(11, "freezer/p-2", t1, None),
+    ]
+    found = record_incidents(records, complete=True)
+    assert [(a.key, a.started_at, a.ended_at, a.evidence) for a in found] == [
+        ("alarm:gw:30", t2, None, {"value": 38.0}),
+        ("alarm:gw:10", t1, NOW - timedelta(minutes=20), {"value": 20.0}),
+        ("alarm:gw:11", t1, None, {"value": 19.0}),
+    ]
+    assert "(ended)" in found[1].message and "(active)" in found[2].message
+    # A query limit may have cut the oldest start's records: those incidents wait for a full read.
+    assert [a.key for a in record_incidents(records, complete=False)] == ["alarm:gw:30"]
+    assert record_incidents([], complete=False) == []
+
+
+def test_a_blank_comment_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as refused:
+        AckIn.model_validate({"action": "resolve", "comment": " \t\n "})
+    assert [e["loc"] for e in refused.value.errors()] == [("comment",)]
+    assert AckIn.model_validate({"action": "resolve", "comment": "  ok  "}).comment == "ok"
 
 
 def test_diff_and_delta_send_only_what_changed() -> None:

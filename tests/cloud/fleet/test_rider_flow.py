@@ -166,6 +166,10 @@ async def test_a_rider_delivers_an_order_from_plan_to_door(cloud: Cloud) -> None
     assert await _status(cloud, placed.order_id) == "delivered"
     response = await rider_step(cloud, key, task_id, "delivered", {"proof": {"code": "9999"}})
     assert response.status_code == 409
+    # The customer sees "delivered" (no courier) for a day, then the link ends.
+    tracked = await cloud.client.get(f"/api/v1/track/{token}")
+    assert (tracked.json()["status"], tracked.json()["courier_position"]) == ("delivered", None)
+    advance(cloud, OPEN_HOURS + timedelta(minutes=30, hours=24))
     assert (await cloud.client.get(f"/api/v1/track/{token}")).status_code == 404
     assert (await cloud.client.get("/api/v1/track/" + "x" * 43)).status_code == 404
     await assert_ledger_balances(cloud.database)
