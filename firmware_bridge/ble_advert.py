@@ -103,6 +103,20 @@ def _optional(obj: Mapping[str, Any], name: str, kind: type) -> Any:
     return value
 
 
+RSSI_NOT_AVAILABLE = 127
+"""The HCI's "RSSI not available" value; other RSSIs are -127..+20 dBm (Core spec, HCI LE
+Advertising Report)."""
+
+
+def _rssi(obj: dict[str, Any]) -> int | None:
+    rssi = _optional(obj, "rssi", int)
+    if rssi is None or rssi == RSSI_NOT_AVAILABLE:
+        return None
+    if not -127 <= rssi <= 20:
+        raise AdvertFormatError(f"rssi: {rssi} is outside -127..20 dBm")
+    return rssi
+
+
 def advert_from_json(obj: Any) -> Advertisement:
     """An :class:`Advertisement` from its JSON form; :class:`AdvertFormatError` names the field."""
     if not isinstance(obj, dict):
@@ -121,7 +135,7 @@ def advert_from_json(obj: Any) -> Advertisement:
         raise AdvertFormatError(f"time: {exc}") from None
     return Advertisement(
         address=address.strip().upper(),
-        rssi=_optional(obj, "rssi", int),
+        rssi=_rssi(obj),
         local_name=_optional(obj, "local_name", str),
         manufacturer_data={
             _company_id(key): _hex(f"manufacturer_data.{key}", value)

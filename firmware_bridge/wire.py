@@ -169,7 +169,10 @@ def _parse_field(kind: RecordKind, name: str, raw: Any) -> Any:
 def _parse_float(name: str, raw: Any) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ValueError("expected a number")
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        raise ValueError("is too large for a number") from None
     if not math.isfinite(value):
         raise ValueError("must be finite")
     low, high = FIELD_RANGES.get(name, (-math.inf, math.inf))

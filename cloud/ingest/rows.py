@@ -85,7 +85,10 @@ def _number(name: str) -> Converter:
     def convert(raw: Any) -> float:
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise ValueError("expected a number")
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:
+            raise ValueError("is too large for a number") from None
         if not isfinite(value):
             raise ValueError("must be finite")
         if not low <= value <= high:

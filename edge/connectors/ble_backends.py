@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import replace
@@ -11,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from edge.bounded_json import loads_bounded
 from firmware_bridge.ble_advert import Advertisement, advert_from_json, normalize_uuid
 from firmware_bridge.ble_errors import AdvertFormatError
 
@@ -72,7 +72,7 @@ class ReplayBackend:
             if not line.strip():
                 continue
             try:
-                advert = advert_from_json(json.loads(line))
+                advert = advert_from_json(loads_bounded(line))
             except (AdvertFormatError, ValueError) as exc:
                 yield BadAdvert(number, exc)
                 continue

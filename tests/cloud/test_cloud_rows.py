@@ -57,7 +57,9 @@ plausible = st.sampled_from(
      "2025-03-01T08:00:00", "2025-03-01T08:00:00.5+02:00", "nonsense", "tag_event", "arrived",
      "passed", "in", "out", "2025-03-01T08:00:01.123456Z", "good", "out_of_range"]
 )  # fmt: skip
-field_values = plausible | json_values | st.sampled_from([90.5, -181, 1e400, float("nan"), True])
+field_values = (
+    plausible | json_values | st.sampled_from([90.5, -181, 1e400, 10**400, float("nan"), True])
+)
 
 
 @st.composite
@@ -122,6 +124,7 @@ def test_wire_row_error_messages() -> None:
         ({**GOOD[0], "lat": 91}, "lat: 91.0 is outside -90.0..90.0"),
         ({**GOOD[0], "altitude_m": float("inf")}, "altitude_m: must be finite"),
         ({**GOOD[0], "lon": float("nan")}, "lon: must be finite"),
+        ({**GOOD[1], "value": 10**400}, "value: is too large for a number"),
         ({**GOOD[0], "fix_quality": "laser"}, "fix_quality: 'laser' is not a valid FixQuality"),
         ({**GOOD[2], "quantity": 2.5}, "quantity: expected an integer"),
         ({**GOOD[1], "device_id": None}, "device_id: required for measurement records"),

@@ -51,6 +51,8 @@ def test_json_form_round_trip() -> None:
         ({}, "address"),
         ({"address": "nope"}, "address"),
         ({"address": "AA:BB:CC:DD:EE:FF", "rssi": "-60"}, "rssi"),
+        ({"address": "AA:BB:CC:DD:EE:FF", "rssi": -(10**18)}, "rssi: .* outside -127..20"),
+        ({"address": "AA:BB:CC:DD:EE:FF", "rssi": 21}, "rssi"),
         ({"address": "AA:BB:CC:DD:EE:FF", "manufacturer_data": {"apple": "00"}}, "manufacturer"),
         ({"address": "AA:BB:CC:DD:EE:FF", "manufacturer_data": {"76": "zz"}}, "manufacturer"),
         ({"address": "AA:BB:CC:DD:EE:FF", "service_data": {"12345": "00"}}, "service_data"),
@@ -62,6 +64,12 @@ def test_json_form_round_trip() -> None:
 def test_bad_json_names_the_field(obj: Any, field: str) -> None:
     with pytest.raises(AdvertFormatError, match=field):
         advert_from_json(obj)
+
+
+def test_rssi_not_available_is_absent() -> None:
+    advert = advert_from_json({"address": "AA:BB:CC:DD:EE:FF", "rssi": 127})
+    assert advert.rssi is None
+    assert advert_from_json({"address": "AA:BB:CC:DD:EE:FF", "rssi": -127}).rssi == -127
 
 
 def test_detect_and_decode() -> None:
