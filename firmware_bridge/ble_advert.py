@@ -109,7 +109,7 @@ Advertising Report)."""
 
 
 def _rssi(obj: dict[str, Any]) -> int | None:
-    rssi = _optional(obj, "rssi", int)
+    rssi: int | None = _optional(obj, "rssi", int)
     if rssi is None or rssi == RSSI_NOT_AVAILABLE:
         return None
     if not -127 <= rssi <= 20:
