@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from string import Template
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cloud.fleet_schemas import TrackOut
 from cloud.security import Principal, Role
@@ -51,6 +53,17 @@ _CONSOLE = Template(
  <div id="map-count" class="overlay"></div></div>
  <aside id="vehicle" class="panel"><p class="hint">Click a vehicle on the map.</p></aside>
 </section>
+<section id="dispatch-tab" class="tab" hidden>
+ <p id="plan-summary" class="hint">Loading the dispatch plan…</p>
+ <div id="couriers" class="couriers"></div>
+ <h3>With a carrier</h3>
+ <table id="carrier"><thead><tr><th>task</th><th>order</th><th>carrier</th><th>status</th>
+ <th>pickup at</th><th>pickup ETA</th><th>drop ETA</th><th>promise</th></tr></thead><tbody></tbody>
+ </table>
+ <h3>Not assigned</h3>
+ <table id="waiting"><thead><tr><th>task</th><th>order</th><th>pickup at</th><th>promise</th>
+ <th>why</th></tr></thead><tbody></tbody></table>
+</section>
 <section id="alarms-tab" class="tab" hidden>
  <label><input type="checkbox" id="show-resolved"> show resolved</label>
  <table id="alarms"><thead><tr><th>severity</th><th>kind</th><th>subject</th><th>message</th>
@@ -84,14 +97,15 @@ _CONSOLE = Template(
 
 _TRACK = Template(
     """$head
-<body class="track" data-token="$token">
+<body class="track" data-token="$token" data-timezone="$timezone">
 <main class="card">
 <h1>Your delivery</h1>
-<p class="status" id="status">$status</p>
-<p>Expected: <strong id="eta">$eta</strong></p>
+<p class="status" id="status" data-status="$status_code">$status</p>
+<p id="when"><span id="when-label">$when_label</span>
+ <strong><time id="eta" datetime="$when_iso">$when</time></strong></p>
 <canvas id="track-map" width="320" height="220" $map_hidden></canvas>
 <p class="hint" id="where">$where</p>
-<p class="hint">Updated <span id="updated">$updated</span></p>
+<p class="hint">Updated <time id="updated" datetime="$updated_iso">$updated</time></p>
 </main>
 <script src="/console/static/map.js"></script>
 <script src="/console/static/track.js"></script>
@@ -104,7 +118,7 @@ _TRACK_GONE = Template(
 <p>This tracking link is unknown or the delivery has ended.</p></main></body></html>"""
 )
 
-FLEET_TABS = ("map", "alarms", "gateways", "orders", "stock")
+FLEET_TABS = ("map", "dispatch", "alarms", "gateways", "orders", "stock")
 WAREHOUSE_TABS = ("orders", "stock")
 STATUS_WORDS = {
     "received": "Order received",
@@ -112,6 +126,9 @@ STATUS_WORDS = {
     "picking": "Being picked",
     "packed": "Packed, waiting for the courier",
     "dispatched": "On its way",
+    "delivered": "Delivered",
+    "cancelled": "Cancelled",
+    "failed": "Not delivered",
 }
 
 
@@ -142,21 +159,49 @@ def console_page(*, principal: Principal, csrf: str) -> str:
     )
 
 
+ENDED_LABELS = {"delivered": "Delivered at", "cancelled": "Cancelled at", "failed": "Ended at"}
+
+
+def local_time(moment: datetime, timezone: str | None, *, today: datetime) -> str:
+    """``moment`` on the clock of ``timezone`` (the shipping node's), with the date when it is
+    not ``today`` there; in UTC, marked so, when the zone is unknown (the page's script then
+    shows the reader's own local time)."""
+    try:
+        zone: tzinfo = ZoneInfo(timezone) if timezone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    local = moment.astimezone(zone)
+    text = local.strftime("%H:%M")
+    if local.date() != today.astimezone(zone).date():
+        text = local.strftime("%a %d %b ") + text
+    return text if zone is not UTC else text + " UTC"
+
+
 def track_page(*, token: str, track: TrackOut) -> str:
-    eta = track.eta.strftime("%H:%M UTC") if track.eta else "being planned"
-    where = (
-        "The courier is on the way (position shown to about 100 m)."
-        if track.courier_position
-        else "We will show the courier here once your goods are on their way."
-    )
+    """Open orders: status, expected time, the courier while on the way; delivered, cancelled or
+    failed ones: that, and when. Times on the shipping node's clock."""
+    ended = ENDED_LABELS.get(track.status)
+    when = track.ended_at if ended else track.eta
+    if ended:
+        where = ""
+    elif track.courier_position:
+        where = "The courier is on the way (position shown to about 100 m)."
+    else:
+        where = "We will show the courier here once your goods are on their way."
+    now = track.updated_at
     return _TRACK.substitute(
         head=_HEAD.substitute(title="Your delivery"),
         token=escape(token),
+        timezone=escape(track.timezone or ""),
+        status_code=escape(track.status),
         status=escape(STATUS_WORDS.get(track.status, track.status)),
-        eta=escape(eta),
+        when_label=escape(ended or "Expected:"),
+        when_iso=escape(when.isoformat() if when else ""),
+        when=escape(local_time(when, track.timezone, today=now) if when else "being planned"),
         where=escape(where),
-        map_hidden="" if track.courier_position else "hidden",
-        updated=escape(track.updated_at.strftime("%H:%M:%S UTC")),
+        map_hidden="" if track.courier_position and not ended else "hidden",
+        updated_iso=escape(now.isoformat()),
+        updated=escape(local_time(now, track.timezone, today=now)),
     )
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from cloud.api_error import ApiError
-from cloud.console import alarms, boards, fleet_view, pages
+from cloud.console import alarms, boards, fleet_view, pages, plan_view
 from cloud.console.auth import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -27,9 +27,11 @@ from cloud.console.auth import (
     current_user,
     is_https,
 )
+from cloud.console.csp import content_security_policy
 from cloud.console.schemas import (
     AckIn,
     AlarmOut,
+    DispatchOut,
     FleetOut,
     GatewayOut,
     OrdersBoard,
@@ -39,7 +41,7 @@ from cloud.console.schemas import (
 )
 from cloud.console.sessions import SESSION_LIFETIME, csrf_token, log_in, log_out
 from cloud.console.settings import ConsoleSettings
-from cloud.console.stream import events
+from cloud.console.stream import Cadence, ResumeCache, events
 from cloud.deps import get_database
 from cloud.routes.orders import request_time
 from cloud.security import Role
@@ -51,10 +53,12 @@ STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".geojson": "application/geo+json",
 }
-# A server shutting down waits for open responses: streams end after this and reconnect.
-STREAM_LIFETIME_S = 30.0
+# The browser reconnects this soon after a stream ends on schedule (and resumes it).
+STREAM_RETRY_MS = 250
 router = APIRouter(include_in_schema=False)
 _settings = ConsoleSettings()
+_csp = content_security_policy(_settings.tile_url)
+_resumable = ResumeCache()
 
 
 def _now(request: Request) -> datetime:
@@ -66,8 +70,7 @@ def _html(body: str, status_code: int = 200) -> HTMLResponse:
         body,
         status_code=status_code,
         headers={
-            "Content-Security-Policy": "default-src 'self'; img-src 'self' https: data:; "
-            "connect-src 'self'; frame-ancestors 'none'",
+            "Content-Security-Policy": _csp,
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
         },
@@ -254,16 +257,29 @@ async def status(request: Request, principal: ConsoleFleet, session: CommittedSe
     )
 
 
+@router.get("/console/api/dispatch", response_model=DispatchOut)
+async def dispatch(request: Request, _: ConsoleFleet, session: CommittedSession) -> DispatchOut:
+    return await plan_view.dispatch_view(session=session, now=_now(request))
+
+
 @router.get("/console/api/stream")
-async def stream(request: Request, principal: ConsoleUser) -> StreamingResponse:
+async def stream(
+    request: Request,
+    principal: ConsoleUser,
+    last_event_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> StreamingResponse:
     """One SSE stream: a snapshot, then deltas at 1 Hz (vehicles keyed by id; alarms,
-    gateways and order counts whole when they change)."""
+    gateways, order counts and the dispatch plan's version whole when they change). A stream
+    ends on schedule and the browser's reconnect resumes it (``Last-Event-ID``, or
+    ``last_event_id`` from a page that reconnects by itself) with a delta from what it had."""
     database = get_database(request)
     fleet_roles = principal.role in (Role.ADMIN, Role.OPERATOR)
+    owner = f"{principal.role.value}:{principal.name}"
 
     async def read() -> dict[str, Any]:
         now = datetime.now(UTC)
-        async with database.sessions() as session:
+        # Committed: listing alarms records where derived conditions begin and end.
+        async with database.sessions.begin() as session:
             state: dict[str, Any] = {
                 "orders": await boards.order_status_counts(session=session, principal=principal)
             }
@@ -273,17 +289,27 @@ async def stream(request: Request, principal: ConsoleUser) -> StreamingResponse:
                 state["alarms"] = [a.model_dump(mode="json") for a in found]
                 gws = await boards.list_gateways(session=session, now=now)
                 state["gateways"] = [g.model_dump(mode="json") for g in gws]
+                state["plan"] = await plan_view.plan_version(session=session, now=now)
         return state
 
     async def stopped() -> bool:
         return await request.is_disconnected()
 
+    def keep(event_id: str, state: dict[str, Any]) -> None:
+        _resumable.put(event_id, owner, state)
+
+    resume_id = request.headers.get("last-event-id") or last_event_id
     body = events(
         read,
         keyed=frozenset({"vehicles"}),
         interval_s=_settings.stream_interval_s,
         stopped=stopped,
-        max_ticks=max(1, round(STREAM_LIFETIME_S / _settings.stream_interval_s)),
+        sleep=Cadence(),
+        max_ticks=max(1, round(_settings.stream_lifetime_s / _settings.stream_interval_s)),
+        retry_ms=STREAM_RETRY_MS,
+        stream_id=secrets.token_urlsafe(12),
+        resume_from=_resumable.take(resume_id[:64], owner) if resume_id else None,
+        keep=keep,
     )
     return StreamingResponse(
         body,

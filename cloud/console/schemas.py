@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from cloud.order_read_schemas import AllocationDecisionPublic
 from cloud.stock_schemas import MovementPublic, StockLevelPublic
@@ -14,7 +14,7 @@ AlarmState = Literal["open", "acknowledged", "resolved"]
 
 
 class AlarmOut(BaseModel):
-    key: str = Field(description="Stable id: acknowledge and resolve refer to it")
+    key: str = Field(description="One incident's id: acknowledge and resolve refer to it")
     kind: str = Field(description="cold_chain rule name, gateway_offline, gateway_backlog, ...")
     subject: str
     severity: Literal["info", "warning", "critical"]
@@ -29,7 +29,8 @@ class AlarmOut(BaseModel):
 
 class AckIn(BaseModel):
     action: Literal["acknowledge", "resolve"]
-    comment: str = Field(min_length=1, max_length=2000)
+    # Stripped before the length check: a comment of blanks is no comment.
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 class StopOut(BaseModel):
@@ -115,8 +116,15 @@ class GatewayOut(BaseModel):
     evicted: int
     quarantined: int | None
     uplink_state: str | None
-    connectors: dict[str, str]
-    config_version: str | None
+    connectors: dict[str, str] = Field(description="Each connector's status, as reported")
+    config_version: str | None = Field(description="The cloud's config document version for it")
+    reported_config_version: int | None = Field(
+        description="The config version the gateway says it runs (its health's downlink)"
+    )
+    config_source: str | None = Field(description='"cloud" or "local file", as the gateway says')
+    config_status: str | None = Field(
+        description="The gateway's last config fetch: applied, unchanged, cached, error, ..."
+    )
 
 
 class OrderCard(BaseModel):
@@ -150,3 +158,70 @@ class StatusOut(BaseModel):
     vehicles: list[VehicleDot]
     alarms: list[AlarmOut]
     orders_by_status: dict[str, int]
+
+
+class DispatchStop(BaseModel):
+    task_id: str
+    order_id: str
+    kind: Literal["pickup", "dropoff"]
+    node_id: str | None = Field(description="The pickup node; None for a drop")
+    place: str = Field(description="The node's id and name, or the drop rounded to about 100 m")
+    lat: float
+    lon: float
+    arrival: datetime | None = Field(description="Planned arrival; None when not in the plan")
+    promise_by: datetime = Field(description="The order's promise: on time if dropped by then")
+    deadline: datetime = Field(description="The latest acceptable drop")
+    task_status: str
+    late: bool = Field(description="Planned after the promise, or the planner says late")
+
+
+class CourierPlan(BaseModel):
+    id: str
+    kind: str
+    state: Literal["inactive", "off_shift", "idle", "to_pickup", "delivering"]
+    vehicle_id: str | None = Field(description="The GPS device that tracks it (vans)")
+    skills: list[str]
+    capacity: int
+    on_board: int = Field(description="Size of what it carries (picked up)")
+    load: int = Field(description="Size of all its active tasks")
+    shift_end: datetime | None
+    stops: list[DispatchStop] = Field(description="The newest plan's stops, in order")
+    unplanned: list[DispatchStop] = Field(
+        description="Its active tasks the newest plan has no stop for (assigned since)"
+    )
+
+
+class CarrierTask(BaseModel):
+    task_id: str
+    order_id: str
+    carrier: str
+    external_id: str
+    status: str
+    pickup_node_id: str
+    pickup_eta: datetime | None
+    drop_eta: datetime | None
+    promise_by: datetime
+    late: bool
+
+
+class WaitingTask(BaseModel):
+    task_id: str
+    order_id: str
+    pickup_node_id: str
+    promise_by: datetime
+    why: str
+
+
+class DispatchOut(BaseModel):
+    """The Dispatch tab: every courier's plan, carrier-assigned tasks, tasks nobody has."""
+
+    version: str = Field(
+        description="Changes when what this view shows changes (arrivals to the minute)"
+    )
+    plan_id: int | None
+    planned_at: datetime | None
+    solve_ms: float | None
+    error: str | None = Field(description="The newest run's error when it kept an older plan")
+    couriers: list[CourierPlan]
+    carrier: list[CarrierTask]
+    waiting: list[WaitingTask]

@@ -15,6 +15,13 @@ class ConsoleSettings(BaseSettings):
         "https://tiles.example.com/{z}/{x}/{y}.png; unset: the offline vector base only.",
     )
     stream_interval_s: float = Field(default=1.0, gt=0, le=60)
+    stream_lifetime_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="A live stream ends after this and the page resumes it at once; a server "
+        "shutting down waits for open streams, so keep it short.",
+    )
 
     @field_validator("tile_url")
     @classmethod

@@ -6,12 +6,13 @@ Shared by the browser tests and ``python -m tests.console.screenshots``."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from simulators.routes import SHANGHAI
 from tests.cloud.allocation.helpers import XUHUI_HOME, app_order
 from tests.cloud.cloud_helpers import batch, wire
 from tests.cloud.domain_seed import DC, FW_XUHUI, MILK, SeedNetwork, seed_network
+from tests.console.edge_health import gps_snapshots, health
 from tests.integration.cluster import Cloud, start_cloud, stop_gently, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,6 +70,7 @@ class VanFeed:
 
     cloud: Cloud
     token: str
+    connectors: dict[str, dict[str, Any]]
     seq: int = 0
     warm: threading.Event = field(default_factory=threading.Event)
     alarm_sent: bool = False
@@ -138,14 +141,9 @@ class VanFeed:
                 self.stop.wait(0.25)
 
     def _health(self) -> dict[str, Any]:
-        """What a van gateway reports about itself (the shape edge/health.py writes)."""
-        return {
-            "buffer": {"records": 2, "oldest_age_s": 0.3, "last_acked_seq": self.seq},
-            "evicted": {},
-            "quarantined": 0,
-            "uplink": {"state": "connected"},
-            "connectors": {"gps": {"state": "reading"}, "chiller-probe": {"state": "reading"}},
-        }
+        """What a van gateway reports about itself, built by edge/health.py from real
+        connector snapshots."""
+        return health(GATEWAY, records=2, oldest_age_s=0.3, connectors=self.connectors)
 
     def _celsius(self, tick: int) -> float:
         if self.warm.is_set():
@@ -181,6 +179,7 @@ class _Patient(httpx.AsyncClient):
 class Demo:
     cloud: Cloud
     admin_key: str
+    channel_key: str
     feed: VanFeed
     order_id: str
     tracking_token: str
@@ -315,32 +314,54 @@ def _pick_up(cloud: Cloud, rider_key: str) -> None:
 
 
 @contextmanager
-def console_demo(tmp: Path) -> Iterator[Demo]:
-    """The running cloud with everything above; stops it on exit."""
-    previous = os.environ.get("RETAILEDGE_DISPATCH_INTERVAL_S")
-    os.environ["RETAILEDGE_DISPATCH_INTERVAL_S"] = "1"
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
     try:
-        cloud = start_cloud(tmp, free_port())
+        yield
     finally:
-        if previous is None:
-            os.environ.pop("RETAILEDGE_DISPATCH_INTERVAL_S")
-        else:
-            os.environ["RETAILEDGE_DISPATCH_INTERVAL_S"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def console_demo(tmp: Path, env: Mapping[str, str] | None = None) -> Iterator[Demo]:
+    """The running cloud with everything above (``env``: more settings for the cloud, e.g.
+    ``RETAILEDGE_CONSOLE_TILE_URL``); stops it on exit."""
+    with _environment({"RETAILEDGE_DISPATCH_INTERVAL_S": "1", **(env or {})}):
+        cloud = start_cloud(tmp, free_port())
     database_url = f"sqlite+aiosqlite:///{(cloud.data_dir / 'cloud.db').resolve()}"
     feed: VanFeed | None = None
     try:
         admin_key, _ = asyncio.run(_users(database_url))
         channel_key = _seed(cloud, admin_key)
         rider_key = asyncio.run(_rider_key(database_url))
-        feed = VanFeed(cloud, cloud.create_gateway(GATEWAY))
+        connectors = asyncio.run(gps_snapshots(tmp))
+        feed = VanFeed(cloud, cloud.create_gateway(GATEWAY), connectors)
         feed.start()
         order_id, token = _order_with_link(cloud, admin_key, channel_key)
         _pick_up(cloud, rider_key)
-        yield Demo(cloud, admin_key, feed, order_id, token)
+        yield Demo(cloud, admin_key, channel_key, feed, order_id, token)
     finally:
         if feed is not None:
             feed.close()
         stop_gently(cloud.child)
+
+
+def place_order(demo: Demo, external_id: str, at: tuple[float, float] = XUHUI_HOME) -> str:
+    """One more app order of milk for a customer near Xuhui; its id."""
+    with demo.api(demo.channel_key) as api:
+        response = api.post(
+            "/api/v1/orders",
+            params={"channel": "app"},
+            json=app_order(external_id, [(MILK, 1)], at=at),
+        )
+    assert response.status_code in (200, 201, 202), response.text
+    order_id: str = response.json()["order_id"]
+    return order_id
 
 
 def chromium(width: int = 1400, height: int = 900) -> Any:
@@ -403,30 +424,83 @@ def open_tab(driver: Any, tab: str) -> None:
     wait_for(driver, f"return !document.getElementById('{tab}-tab').hidden", 5)
 
 
-def fleet_of(gateway_token: str, cloud: Cloud, count: int) -> None:
-    """``count`` more vehicles around Shanghai in one ingest batch (for the 1,000-dot render)."""
-    now = datetime.now(UTC)
-    scatter = random.Random(7)
-    records = [
-        Position(
-            f"bulk-{i:04d}",
-            now,
-            31.23 + scatter.gauss(0, 0.05),
-            121.47 + scatter.gauss(0, 0.07),
-            round(scatter.uniform(0, 15), 1),
-            round(scatter.uniform(0, 360), 1),
-            FixQuality.GPS,
-            8,
-            1.0,
-            5.0,
-        )
-        for i in range(count)
-    ]
-    wired = [wire(r, i + 1) for i, r in enumerate(records)]
-    with httpx.Client(base_url=cloud.url, timeout=30.0) as client:
-        response = client.post(
-            "/api/v1/ingest",
-            json=batch("bulk-gw", 1, count, wired, sent_at=now),
-            headers={"Authorization": f"Bearer {gateway_token}"},
-        )
-    assert response.status_code == 200, response.text
+@dataclass
+class BulkFleet:
+    """``count`` vehicles scattered around Shanghai behind one gateway; each :meth:`move` posts
+    every vehicle's next fix in one ingest batch, as a fleet gateway does each second."""
+
+    cloud: Cloud
+    token: str
+    count: int
+    gateway_id: str = "bulk-gw"
+    seq: int = 0
+    step: int = 0
+    post_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        scatter = random.Random(7)
+        self._start = [
+            (31.23 + scatter.gauss(0, 0.05), 121.47 + scatter.gauss(0, 0.07))
+            for _ in range(self.count)
+        ]
+        self._heading = [scatter.uniform(0, 360) for _ in range(self.count)]
+        self._speed = [round(scatter.uniform(2, 15), 1) for _ in range(self.count)]
+
+    def ids(self) -> list[str]:
+        return [f"bulk-{i:04d}" for i in range(self.count)]
+
+    def move(self) -> None:
+        now = datetime.now(UTC)
+        records = []
+        for i, vehicle in enumerate(self.ids()):
+            lat, lon = self._start[i]
+            metres = self._speed[i] * self.step
+            course = math.radians(self._heading[i])
+            records.append(
+                Position(
+                    vehicle,
+                    now,
+                    lat + metres * math.cos(course) / 111_320,
+                    lon + metres * math.sin(course) / (111_320 * math.cos(math.radians(lat))),
+                    self._speed[i],
+                    round(self._heading[i], 1),
+                    FixQuality.GPS,
+                    8,
+                    1.0,
+                    5.0,
+                )
+            )
+        first = self.seq + 1
+        wired = [wire(r, first + i) for i, r in enumerate(records)]
+        self.seq += len(records)
+        started = time.monotonic()
+        with httpx.Client(base_url=self.cloud.url, timeout=30.0) as client:
+            response = client.post(
+                "/api/v1/ingest",
+                json=batch(self.gateway_id, first, self.seq, wired, sent_at=now),
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        self.post_s.append(time.monotonic() - started)
+        if response.status_code != 200:
+            self.errors.append(f"{response.status_code} {response.text[:200]}")
+        self.step += 1
+
+    @contextmanager
+    def moving(self, interval_s: float = 1.0) -> Iterator[None]:
+        """Every vehicle moves once per ``interval_s`` until the block ends."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.is_set():
+                started = time.monotonic()
+                self.move()
+                stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+
+        thread = threading.Thread(target=run, name="bulk-fleet", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)

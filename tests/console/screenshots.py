@@ -5,21 +5,54 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.cloud.domain_seed import FW_XUHUI
 from tests.console.browser_setup import (
     SENSOR,
     VAN_GPS,
+    BulkFleet,
+    Demo,
     browser_missing,
     chromium,
     console_demo,
-    fleet_of,
     log_in,
     open_tab,
+    place_order,
     wait_for,
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Two riders on bikes near Xuhui and a few customers around it, so the plan has several routes.
+RIDERS = {"rider-li": (31.1950, 121.4420), "rider-zhou": (31.1830, 121.4300)}
+CUSTOMERS = [(31.1960, 121.4460), (31.1800, 121.4290), (31.1925, 121.4330), (31.1850, 121.4450)]
+
+
+def _riders(demo: Demo) -> None:
+    now = datetime.now(UTC)
+    with demo.api() as api:
+        for rider, (lat, lon) in RIDERS.items():
+            courier = {
+                "id": rider,
+                "kind": "rider",
+                "capacity": 6,
+                "skills": ["chilled"],
+                "shifts": [
+                    {
+                        "start": (now - timedelta(hours=1)).isoformat(),
+                        "end": (now + timedelta(hours=7)).isoformat(),
+                    }
+                ],
+                "home_node_id": FW_XUHUI,
+            }
+            assert api.post("/api/v1/couriers", json=courier).status_code == 201
+            user = api.post("/api/v1/users", json={"name": rider, "role": "rider"})
+            assert user.status_code == 201, user.text
+            with demo.api(user.json()["api_key"]) as app:
+                fix = {"lat": lat, "lon": lon, "time": now.isoformat()}
+                response = app.post("/api/v1/rider/position", json=fix)
+                assert response.status_code == 200, response.text
 
 
 def take(output: Path) -> list[Path]:
@@ -29,7 +62,10 @@ def take(output: Path) -> list[Path]:
     output.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp, console_demo(Path(tmp)) as demo:
-        fleet_of(demo.cloud.create_gateway("bulk-gw"), demo.cloud, 300)
+        BulkFleet(demo.cloud, demo.cloud.create_gateway("bulk-gw"), 300).move()
+        _riders(demo)
+        for i, at in enumerate(CUSTOMERS):
+            place_order(demo, f"console-demo-{i + 2}", at)
         driver = chromium(1400, 860)
         try:
             log_in(driver, demo.cloud.url)
@@ -37,6 +73,12 @@ def take(output: Path) -> list[Path]:
             wait_for(driver, "return document.getElementById('live').textContent === 'live'", 10)
             driver.execute_script("window.scrollTo(0, 0)")
             wait_for(driver, f"return window.RetailEdgeConsole.vehicles['{VAN_GPS}']", 10)
+            wait_for(
+                driver,
+                "const d = window.RetailEdgeConsole.dispatch;"
+                "return d && d.couriers.filter(c => c.stops.length).length >= 2;",
+                20,
+            )
             demo.feed.excursion()
             wait_for(driver, "return window.RetailEdgeConsole.alarms.length > 0", 10)
             driver.execute_script(f"window.RetailEdgeConsole.selectVehicle('{VAN_GPS}')")
@@ -46,15 +88,24 @@ def take(output: Path) -> list[Path]:
                 "return c && Number(c.dataset.out) > 0;",
                 10,
             )
-            for path, prepare in (
-                (output / "console-map.png", None),
-                (output / "console-alarms.png", "alarms"),
-                (output / "console-gateways.png", "gateways"),
-                (output / "console-orders.png", "orders"),
+            # Close enough to Xuhui to see each courier's route through its stops.
+            driver.execute_script(
+                "const s = window.RetailEdgeConsole, points = [];"
+                "for (const stops of Object.values(s.map.routes))"
+                " for (const p of stops) points.push([p.lat, p.lon]);"
+                "for (const v of Object.values(s.vehicles)) if (v.r) points.push([v.lat, v.lon]);"
+                "s.map.fit(points);"
+            )
+            for path, tab, rows in (
+                (output / "console-map.png", None, None),
+                (output / "console-dispatch.png", "dispatch", "#couriers .courier"),
+                (output / "console-alarms.png", "alarms", "#alarms tbody tr"),
+                (output / "console-gateways.png", "gateways", "#gateways tbody tr"),
+                (output / "console-orders.png", "orders", "#orders tbody tr"),
+                (output / "console-stock.png", "stock", "#stock tbody tr"),
             ):
-                if prepare is not None:
-                    open_tab(driver, prepare)
-                    rows = f"#{prepare} tbody tr"
+                if tab is not None:
+                    open_tab(driver, tab)
                     wait_for(driver, f"return document.querySelectorAll('{rows}').length > 0", 10)
                 driver.save_screenshot(str(path))
                 saved.append(path)

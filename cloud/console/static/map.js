@@ -45,13 +45,18 @@
 
     _controls() {
       let drag = null;
-      this.canvas.addEventListener("mousedown", (e) => { drag = [e.clientX, e.clientY, false]; });
+      this.dragged = false; // the click that ends a drag picks no vehicle
+      this.canvas.addEventListener("mousedown", (e) => {
+        drag = [e.clientX, e.clientY, false];
+        this.dragged = false;
+      });
       window.addEventListener("mouseup", () => { drag = null; });
       window.addEventListener("mousemove", (e) => {
         if (!drag) return;
         const dx = e.clientX - drag[0];
         const dy = e.clientY - drag[1];
-        if (Math.abs(dx) + Math.abs(dy) > 2) drag[2] = true;
+        if (Math.abs(dx) + Math.abs(dy) > 2) { drag[2] = true; this.dragged = true; }
+        if (!drag[2]) return;
         this.center = [this.center[0] - dx / this.scale, this.center[1] - dy / this.scale];
         drag[0] = e.clientX;
         drag[1] = e.clientY;
@@ -174,9 +179,10 @@
         ctx.fillStyle = "#263238"; ctx.font = "11px sans-serif"; ctx.fillText(n.id, x + 7, y + 4);
       }
       // planned routes: from the courier through its stops
+      const driven = new Map();
+      for (const d of this.vehicles.values()) if (d.r) driven.set(d.r, d);
       for (const [courier, stops] of Object.entries(this.routes)) {
-        const v = this.vehicles.get(courier) ||
-          [...this.vehicles.values()].find((d) => d.r === courier);
+        const v = this.vehicles.get(courier) || driven.get(courier);
         ctx.beginPath();
         if (v) { const [x, y] = this.toScreen(v.lat, v.lon); ctx.moveTo(x, y); }
         stops.forEach((s, i) => {
@@ -184,10 +190,11 @@
           if (i || v) ctx.lineTo(x, y); else ctx.moveTo(x, y);
         });
         ctx.strokeStyle = "rgba(21, 101, 192, 0.7)"; ctx.lineWidth = 2; ctx.stroke();
-        for (const s of stops) {
+        for (const s of stops) {  // pickups filled, drops as rings (riders are filled orange)
           const [x, y] = this.toScreen(s.lat, s.lon);
           ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI);
-          ctx.fillStyle = s.kind === "pickup" ? "#1565c0" : "#ff8f00"; ctx.fill();
+          ctx.fillStyle = s.kind === "pickup" ? "#1565c0" : "#ffffff"; ctx.fill();
+          if (s.kind !== "pickup") { ctx.strokeStyle = "#1565c0"; ctx.lineWidth = 2; ctx.stroke(); }
         }
       }
       // vehicles: one path per colour, so 1,000 dots stay cheap
