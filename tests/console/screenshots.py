@@ -88,6 +88,14 @@ def take(output: Path) -> list[Path]:
                 "return c && Number(c.dataset.out) > 0;",
                 10,
             )
+            # The whole network on the offline base: Jiading DC to the Pudong coast.
+            driver.execute_script(
+                "const s = window.RetailEdgeConsole;"
+                "s.map.fit([...s.map.nodes.map(n => [n.lat, n.lon]), [31.05, 121.95]]);"
+            )
+            overview = output / "console-overview.png"
+            driver.save_screenshot(str(overview))
+            saved.append(overview)
             # Close enough to Xuhui to see each courier's route through its stops.
             driver.execute_script(
                 "const s = window.RetailEdgeConsole, points = [];"

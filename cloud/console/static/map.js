@@ -142,12 +142,15 @@
 
     draw() {
       const ctx = this.ctx;
-      ctx.fillStyle = "#eef1f4";
+      // with no tiles the vector base is the map: water under Natural Earth's land
+      ctx.fillStyle = this.tileUrl ? "#eef1f4" : "#c9dbe8";
       ctx.fillRect(0, 0, this.width, this.height);
       if (this.tileUrl) this._tiles();
-      // vector base: streets (lines), districts (polygons) and labelled places (points)
+      // vector base: land (polygons), streets (lines) and labelled places (points)
       for (const f of this.base) {
         const g = f.geometry;
+        const land = f.properties.kind === "land";
+        if (land && this.tileUrl) continue;  // the tiles draw the coast better
         if (g.type === "LineString" || g.type === "Polygon") {
           const ring = g.type === "Polygon" ? g.coordinates[0] : g.coordinates;
           ctx.beginPath();
@@ -155,8 +158,8 @@
             const [x, y] = this.toScreen(lat, lon);
             if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
           });
-          if (g.type === "Polygon") { ctx.fillStyle = "#dde3e9"; ctx.fill(); }
-          ctx.strokeStyle = f.properties.kind === "street" ? "#ffffff" : "#c3ccd5";
+          if (g.type === "Polygon") { ctx.fillStyle = land ? "#f2f0eb" : "#dde3e9"; ctx.fill(); }
+          ctx.strokeStyle = f.properties.kind === "street" ? "#ffffff" : land ? "#a9bccb" : "#c3ccd5";
           ctx.lineWidth = f.properties.kind === "street" ? 5 : 1;
           ctx.stroke();
         } else if (g.type === "Point") {
