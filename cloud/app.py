@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from cloud.console import routes as console_routes
+from cloud.console.alarm_watch import AlarmWatch
 from cloud.db import Database
 from cloud.errors import install_error_handlers
 from cloud.pii import pii_cipher
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
             sender.start()
         await projector.start()
         await dispatch.start()
+        await alarm_watch.start()
         # Start-up objects (modules, models, the app) never die: keep them out of every
         # collection, so the collections that 5,000-record batches trigger stay short.
         gc.collect()
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
                 await sender.stop()
             await projector.stop()
             await dispatch.stop()
+            await alarm_watch.stop()
             await placements.close()
             await telemetry.stop()
             await database.dispose()
@@ -98,6 +101,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.projector = projector
     dispatch = app.state.dispatch = DispatchLoop(database, settings, clock=lambda: _now_of(app))
     app.state.pii = pii_cipher(settings)
+    alarm_watch = app.state.alarm_watch = AlarmWatch(
+        database, settings.alarm_watch_s, clock=lambda: _now_of(app)
+    )
     install_error_handlers(app)
     catalog_import.install_catalog_errors(app)
     # Routes are matched in this order: the two hot paths (gateway batches, channel orders)

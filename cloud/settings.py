@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         "SKU at the node within which the two are taken for the same units (booked once).",
     )
 
+    alarm_watch_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="Seconds between looks at derived alarm conditions (gateway offline, backlog, "
+        "clock skew, late risk) when no console is open, so one that clears and returns is two "
+        "incidents; 0 leaves it to whoever lists alarms.",
+    )
+
     dispatch_interval_s: float = Field(
         default=20.0,
         ge=0,

@@ -194,12 +194,11 @@ async def flag_alarms(*, session: AsyncSession) -> list[AlarmOut]:
     ]
 
 
-async def list_alarms(
-    *, session: AsyncSession, now: datetime, include_resolved: bool
-) -> list[AlarmOut]:
-    """Gateway-raised alarms (cold chain, sensor silence), the dispatch loop's cold-chain flags,
-    gateway health and late-risk orders,
-    each with its acknowledge/resolve state; most severe open ones first."""
+async def observe_conditions(
+    *, session: AsyncSession, now: datetime
+) -> tuple[list[AlarmOut], dict[str, Occurrence]]:
+    """The alarms derived from current state (gateway health, late-risk orders), and the
+    occurrence of each tracked one, after recording which conditions began or ended."""
     late = await late_risk_orders(session=session, now=now)
     derived = [
         *gateway_alarms(await gateway_facts(session=session), now),
@@ -214,6 +213,16 @@ async def list_alarms(
         now=now,
         may_end=lambda key: scanned_all or not key.startswith("late_risk:"),
     )
+    return derived, occurrences
+
+
+async def list_alarms(
+    *, session: AsyncSession, now: datetime, include_resolved: bool
+) -> list[AlarmOut]:
+    """Gateway-raised alarms (cold chain, sensor silence), the dispatch loop's cold-chain flags,
+    gateway health and late-risk orders,
+    each with its acknowledge/resolve state; most severe open ones first."""
+    derived, occurrences = await observe_conditions(session=session, now=now)
     alarms = [
         *await record_alarms(session=session),
         *await flag_alarms(session=session),
