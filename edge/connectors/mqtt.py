@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ COUNTER_NAMES = (
     "dead_letters",
     "replayed",
     "store_retries",
+    "dead_letters_unwritten",
 )
 
 
@@ -197,10 +199,23 @@ class MqttConnector:
         self, session: MqttSession, dead_letters: DeadLetters, messages: list[Inbound]
     ) -> None:
         batch = self._sort(messages)
-        await dead_letters.add(
-            [DeadLetter(self.name, m.topic, reason, m.payload) for m, reason in batch.dead]
-        )
-        self._counts["dead_letters"] += len(batch.dead)
+        letters = [DeadLetter(self.name, m.topic, reason, m.payload) for m, reason in batch.dead]
+        try:
+            await dead_letters.add(letters)
+        except (sqlite3.Error, OSError) as exc:
+            # A full disk or a broken dead-letter file must not stop the good messages: the bad
+            # ones are still acknowledged (the broker would only send them again), each logged.
+            self._counts["dead_letters_unwritten"] += len(letters)
+            for letter in letters:
+                log.error(
+                    "%s: cannot record dead letter from %s (%s): %s",
+                    self.name,
+                    letter.topic,
+                    exc,
+                    letter.reason,
+                )
+        else:
+            self._counts["dead_letters"] += len(batch.dead)
         for message in [m for m, _ in batch.dead] + batch.done:
             session.ack(message)
         await self._store(session, batch.store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -86,6 +87,7 @@ async def test_telemetry_and_scans_reach_the_buffer(
                     "dead_letters": 0,
                     "replayed": 0,
                     "store_retries": 0,
+                    "dead_letters_unwritten": 0,
                 },
                 "positions_rejected": {"hdop": 0, "speed": 0, "not_newer": 0},
                 "devices": {},
@@ -131,6 +133,7 @@ async def test_invalid_payloads_go_to_dead_letters_and_replays_are_dropped(
                 "dead_letters": 4,
                 "replayed": 1,
                 "store_retries": 0,
+                "dead_letters_unwritten": 0,
             }
         # Everything was acked: a new connection of the same session gets nothing again.
         async with connector(device, pipeline, tmp_path) as again:
@@ -417,5 +420,40 @@ async def test_a_decoder_bug_dead_letters_the_message_instead_of_stopping_the_co
     async with DeadLetters.open(tmp_path / "dead_letters.db") as dead:
         assert [(d.reason, d.payload) for d in await dead.recent()] == [
             ("cannot decode (ZeroDivisionError): division by zero", b'{"bug": 1}')
+        ]
+    forget_session(mqtt_broker, device.client_id)
+
+
+async def test_a_dead_letter_file_that_cannot_be_written_does_not_stop_the_good_messages(
+    mqtt_broker: tuple[str, int],
+    publisher: Publisher,
+    prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full disk under dead_letters.db: the bad message is counted as unwritten and
+    acknowledged, the good ones are stored, the connector goes on."""
+
+    async def disk_full(self: DeadLetters, letters: Any) -> None:
+        if letters:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(DeadLetters, "add", disk_full)
+    device = make_device(mqtt_broker, prefix)
+    topic = f"{prefix}/dc-1/probe-7/telemetry"
+    async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
+        async with connector(device, pipeline, tmp_path) as conn:
+            publisher.publish(topic, b"not json")
+            publisher.publish(topic, telemetry(1))
+            await until(lambda: conn.counters["measurements"] == 1)
+            assert (conn.counters["dead_letters"], conn.counters["dead_letters_unwritten"]) == (
+                0,
+                1,
+            )
+            publisher.publish(topic, telemetry(2))
+            await until(lambda: conn.counters["measurements"] == 2)
+        assert [wire(r) for r in await stored(buffer, 2)] == [
+            measurement("probe-7", 1),
+            measurement("probe-7", 2),
         ]
     forget_session(mqtt_broker, device.client_id)
