@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,9 +27,15 @@ from cloud.console.schemas import (
 )
 from cloud.dispatch_live import LIVE
 from cloud.fleet_models import CarrierShipment, Courier, DeliveryTask, DispatchPlanRow
-from cloud.fleet_rules import current_shift, round_position
+from cloud.fleet_rules import (
+    Reading,
+    compartment_faults,
+    current_shift,
+    effective_skills,
+    round_position,
+)
 from cloud.services.carrier_shipments import REFUSED
-from cloud.services.fleet import ACTIVE_TASKS, shifts_of
+from cloud.services.fleet import ACTIVE_TASKS, compartments_of, latest_readings, shifts_of
 
 UNFINISHED = (*LIVE, "carrier")
 CourierState = Literal["inactive", "off_shift", "idle", "to_pickup", "delivering"]
@@ -45,6 +51,8 @@ class DispatchFacts:
     tasks: Sequence[DeliveryTask]
     nodes: Mapping[str, Node]
     shipments: Mapping[str, CarrierShipment]
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+    """The newest temperature of each compartment sensor, for the skills it still has."""
 
 
 async def read_facts(*, session: AsyncSession) -> DispatchFacts:
@@ -89,7 +97,9 @@ async def read_facts(*, session: AsyncSession) -> DispatchFacts:
             select(CarrierShipment).where(CarrierShipment.task_id.in_(carried))
         )
     }
-    return DispatchFacts(plan, newest_error, couriers, tasks, nodes, shipments)
+    sensors = [comp.sensor_device_id for c in couriers for comp in compartments_of(c)]
+    readings = await latest_readings(session=session, device_ids=sensors) if sensors else {}
+    return DispatchFacts(plan, newest_error, couriers, tasks, nodes, shipments, readings)
 
 
 def _place(task: DeliveryTask, kind: str, nodes: Mapping[str, Node]) -> tuple[str, float, float]:
@@ -150,6 +160,7 @@ def _courier_plan(
     tasks: Mapping[str, DeliveryTask],
     nodes: Mapping[str, Node],
     late_ids: frozenset[str],
+    readings: Mapping[str, Reading],
     now: datetime,
 ) -> CourierPlan:
     mine = [t for t in tasks.values() if t.courier_id == courier.id and t.status in ACTIVE_TASKS]
@@ -170,12 +181,16 @@ def _courier_plan(
         if t.id not in planned
     ]
     shift = current_shift(shifts_of(courier), now)
+    compartments = compartments_of(courier)
+    faults = compartment_faults(compartments, readings, now)
+    skills = effective_skills(courier.skills, compartments, faults)
     return CourierPlan(
         id=courier.id,
         kind=courier.kind,
         state=_state(courier, stops, mine, now),
         vehicle_id=courier.gps_device_id,
-        skills=sorted(courier.skills),
+        skills=sorted(skills),
+        lost_skills=sorted(set(courier.skills) - skills),
         capacity=courier.capacity,
         on_board=sum(t.size for t in mine if t.status == "picked_up"),
         load=sum(t.size for t in mine),
@@ -217,7 +232,7 @@ def build_view(facts: DispatchFacts, now: datetime) -> DispatchOut:
     unassigned = frozenset(stored.get("unassigned", []))
     tasks = {t.id: t for t in facts.tasks}
     couriers = [
-        _courier_plan(c, routes.get(c.id, ()), tasks, facts.nodes, late_ids, now)
+        _courier_plan(c, routes.get(c.id, ()), tasks, facts.nodes, late_ids, facts.readings, now)
         for c in facts.couriers
     ]
     carrier = [

@@ -180,7 +180,13 @@ class CourierPlan(BaseModel):
     kind: str
     state: Literal["inactive", "off_shift", "idle", "to_pickup", "delivering"]
     vehicle_id: str | None = Field(description="The GPS device that tracks it (vans)")
-    skills: list[str]
+    skills: list[str] = Field(
+        description="What it can carry now: a cold class whose compartment is out of band, "
+        "silent or unread is not among them"
+    )
+    lost_skills: list[str] = Field(
+        default_factory=list, description="Configured skills lost to a compartment's state"
+    )
     capacity: int
     on_board: int = Field(description="Size of what it carries (picked up)")
     load: int = Field(description="Size of all its active tasks")

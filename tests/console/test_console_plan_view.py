@@ -9,6 +9,7 @@ from typing import Any
 from cloud.catalog_models import Node
 from cloud.console.plan_view import DispatchFacts, build_view
 from cloud.fleet_models import CarrierShipment, Courier, DeliveryTask, DispatchPlanRow
+from cloud.fleet_rules import Reading
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 SHIFT = [
@@ -195,3 +196,32 @@ def test_the_version_moves_with_what_is_shown_not_with_seconds() -> None:
     assert version(10.5) == base and version(10, plan_id=8) == base  # same minute, new run
     assert version(11) != base
     assert version(10, status="accepted") != base
+
+
+def test_a_reefer_out_of_band_shows_the_cold_skill_it_lost() -> None:
+
+    chiller = {
+        "name": "chiller",
+        "sensor_device_id": "van-7-chiller",
+        "temperature_class": "chilled",
+        "min_c": 0.0,
+        "max_c": 4.0,
+    }
+    van = _courier(
+        "van-7", kind="reefer_van", skills=["ambient", "chilled"], compartments=[chiller]
+    )
+    rider = _courier("r1")  # an insulated box, no monitored compartment: keeps its skill
+    for reading, skills, lost in (
+        (3.5, ["ambient", "chilled"], []),
+        (9.0, ["ambient"], ["chilled"]),
+        (None, ["ambient"], ["chilled"]),  # never read: not trusted with chilled goods
+    ):
+        readings = (
+            {} if reading is None else {"van-7-chiller": Reading("van-7-chiller", NOW, reading)}
+        )
+        view = build_view(
+            DispatchFacts(None, None, [rider, van], [], {"fw-1": NODE}, {}, readings), NOW
+        )
+        by_id = {c.id: c for c in view.couriers}
+        assert (by_id["van-7"].skills, by_id["van-7"].lost_skills) == (skills, lost)
+        assert (by_id["r1"].skills, by_id["r1"].lost_skills) == (["chilled"], [])

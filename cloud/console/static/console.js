@@ -263,7 +263,7 @@
         <h3><a href="#map" class="locate" data-vehicle="${esc(c.vehicle_id || c.id)}">${esc(c.id)}</a>
         <span class="state">${esc(STATE_WORDS[c.state] || c.state)}</span></h3>
         <p class="facts">${esc(c.kind)}${c.vehicle_id ? " · vehicle " + esc(c.vehicle_id) : ""}
-        · skills ${esc(c.skills.join(", ") || "none")}
+        · skills ${esc(c.skills.join(", ") || "none")}${c.lost_skills.length ? ` <span class="lost">(lost: ${esc(c.lost_skills.join(", "))})</span>` : ""}
         · load <strong class="load">${c.load}/${c.capacity}</strong> (on board ${c.on_board})
         ${c.shift_end ? "· shift ends " + hhmm(c.shift_end) : ""}</p>
         ${rows ? `<table class="stops"><thead><tr><th>#</th><th>stop</th><th>order</th><th>where</th>
