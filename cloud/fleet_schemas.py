@@ -237,9 +237,6 @@ class TrackingLinkOut(BaseModel):
         "knows its public address (RETAILEDGE_PUBLIC_URL), else its path /t/<token>"
     )
     api_path: str = Field(description="/api/v1/track/<token>: the same facts as JSON")
-    path: str = Field(
-        description="Deprecated, the same as api_path (JSON, not for customers): give them url"
-    )
     order_id: str
 
 

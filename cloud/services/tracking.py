@@ -33,7 +33,6 @@ def link_out(*, token: str, order_id: str, public_url: str | None) -> TrackingLi
         token=token,
         url=page if public_url is None else public_url.rstrip("/") + page,
         api_path=TRACK_PATH + token,
-        path=TRACK_PATH + token,
         order_id=order_id,
     )
 

@@ -85,7 +85,7 @@ async def test_a_rider_delivers_an_order_from_plan_to_door(cloud: Cloud) -> None
     )
     assert link.status_code == 201, link.text
     token = link.json()["token"]
-    assert len(token) >= 40 and link.json()["path"] == f"/api/v1/track/{token}"
+    assert len(token) >= 40 and link.json()["api_path"] == f"/api/v1/track/{token}"
     foreign = await cloud.client.post(
         f"/api/v1/orders/{placed.order_id}/tracking-link",
         headers=cloud.auth(placed.token("meituan")),
