@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from edge.backlog_trend import BacklogTrend
 from edge.buffer import Buffer
 from edge.coldchain_runner import PREFIX as COLDCHAIN_STATE
 from edge.coldchain_runner import ColdChainRunner, Put, rules_from_config
@@ -152,12 +154,16 @@ class Gateway:
             async def snapshot() -> dict[str, Any]:
                 return {**await base_snapshot(), "downlink": downlink.snapshot()}
 
+            backlog = BacklogTrend()
+
             async def base_snapshot() -> dict[str, Any]:
+                stats = await buffer.stats()
                 return health_snapshot(
                     gateway_id=cfg.gateway.id,
                     now=_utc_now(),
                     started_at=self._started_at,
-                    buffer=await buffer.stats(),
+                    buffer=stats,
+                    backlog_growth_per_min=backlog.observe(time.monotonic(), stats.records),
                     pending=pipeline.pending,
                     produced=pipeline.produced,
                     uplink=uplink.stats,

@@ -56,11 +56,13 @@ def health_snapshot(
     local_api_url: str | None = None,
     coldchain: Mapping[str, Any] | None = None,
     thresholds: Mapping[str, Any] | None = None,
+    backlog_growth_per_min: float | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready health report. ``produced`` and ``acknowledged`` count since process start;
     ``evicted`` and ``quarantined`` are cumulative over the buffer file's life; ``coldchain``
     is the cold-chain runner's snapshot (zones, active alarms, per-probe state), ``thresholds``
-    the device-profile thresholds' (the same, per device/quantity)."""
+    the device-profile thresholds' (the same, per device/quantity); ``backlog_growth_per_min``
+    how fast the buffer's depth changed over the last minutes (None until a minute is seen)."""
     oldest_age = (
         None
         if buffer.oldest_created_at is None
@@ -75,6 +77,7 @@ def health_snapshot(
             "records": buffer.records,
             "bytes": buffer.bytes,
             "oldest_age_s": oldest_age,
+            "growth_per_min": backlog_growth_per_min,
             "max_records": buffer.max_records,
             "max_bytes": buffer.max_bytes,
             "next_seq": buffer.next_seq,

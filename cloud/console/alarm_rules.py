@@ -21,6 +21,10 @@ from firmware_bridge.wire import format_time
 OFFLINE_AFTER = timedelta(minutes=2)
 BACKLOG_RECORDS = 10_000
 BACKLOG_AGE_S = 300.0
+BACKLOG_GROWTH_PER_MIN = 100.0
+"""A backlog growing this fast (records a minute, over the gateway's last minutes) ..."""
+BACKLOG_GROWING_FROM = 1_000
+"""... and already this deep means the uplink is not keeping up."""
 CLOCK_SKEW_S = 5.0
 LATE_RISK_WITHIN = timedelta(minutes=15)
 OPEN_ORDER_STATUSES = frozenset({"received", "allocated", "picking", "packed", "dispatched"})
@@ -97,6 +101,11 @@ def oldest_unsent_s(health: Mapping[str, Any] | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def backlog_growth_per_min(health: Mapping[str, Any] | None) -> float | None:
+    value = (health or {}).get("buffer", {}).get("growth_per_min")
+    return float(value) if isinstance(value, int | float) else None
+
+
 def evicted_total(health: Mapping[str, Any] | None) -> int:
     evicted = (health or {}).get("evicted") or {}
     return sum(int(v) for v in evicted.values() if isinstance(v, int | float))
@@ -107,8 +116,8 @@ def is_online(gateway: GatewayFacts, now: datetime) -> bool:
 
 
 def gateway_alarms(gateways: Iterable[GatewayFacts], now: datetime) -> list[AlarmOut]:
-    """Offline (silent > 2 min), backlog (≥ 10,000 records or oldest unsent ≥ 5 min, or
-    evictions) and clock skew (≥ 5 s) for each gateway."""
+    """Offline (silent > 2 min), backlog (≥ 10,000 records, oldest unsent ≥ 5 min, evictions,
+    or ≥ 1,000 records and growing ≥ 100 a minute) and clock skew (≥ 5 s) for each gateway."""
     found: list[AlarmOut] = []
     for gw in gateways:
         if gw.last_seen is not None and not is_online(gw, now):
@@ -126,17 +135,32 @@ def gateway_alarms(gateways: Iterable[GatewayFacts], now: datetime) -> list[Alar
             )
         records, age = buffer_records(gw.health), oldest_unsent_s(gw.health)
         evicted = evicted_total(gw.health)
-        if (records or 0) >= BACKLOG_RECORDS or (age or 0.0) >= BACKLOG_AGE_S or evicted > 0:
+        growth = backlog_growth_per_min(gw.health)
+        growing = (growth or 0.0) >= BACKLOG_GROWTH_PER_MIN and (
+            records or 0
+        ) >= BACKLOG_GROWING_FROM
+        if (
+            (records or 0) >= BACKLOG_RECORDS
+            or (age or 0.0) >= BACKLOG_AGE_S
+            or evicted > 0
+            or growing
+        ):
+            trend = f", growing {growth:.0f}/min" if growth is not None and growth > 0 else ""
             found.append(
                 _alarm(
                     f"gateway_backlog:{gw.id}",
                     "gateway_backlog",
                     gw.id,
                     "warning",
-                    f"{records or 0} records buffered, oldest unsent {age or 0:.0f} s, "
+                    f"{records or 0} records buffered{trend}, oldest unsent {age or 0:.0f} s, "
                     f"{evicted} evicted",
                     None,
-                    {"buffer_records": records, "oldest_unsent_s": age, "evicted": evicted},
+                    {
+                        "buffer_records": records,
+                        "oldest_unsent_s": age,
+                        "evicted": evicted,
+                        "growth_per_min": growth,
+                    },
                 )
             )
         if gw.clock_skew_s is not None and abs(gw.clock_skew_s) >= CLOCK_SKEW_S:

@@ -30,8 +30,13 @@ from cloud.console.stream import delta, diff, events, frame
 NOW = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 
-def _health(records: int, age: float, evicted: int = 0) -> dict[str, Any]:
-    return {"buffer": {"records": records, "oldest_age_s": age}, "evicted": {"position": evicted}}
+def _health(
+    records: int, age: float, evicted: int = 0, growth: float | None = None
+) -> dict[str, Any]:
+    return {
+        "buffer": {"records": records, "oldest_age_s": age, "growth_per_min": growth},
+        "evicted": {"position": evicted},
+    }
 
 
 def test_gateway_alarms_for_offline_backlog_evictions_and_skew() -> None:
@@ -41,6 +46,9 @@ def test_gateway_alarms_for_offline_backlog_evictions_and_skew() -> None:
         GatewayFacts("deep", NOW, None, _health(10_000, 2.0)),
         GatewayFacts("stale", NOW, None, _health(3, 300.0)),
         GatewayFacts("evicting", NOW, None, _health(3, 1.0, evicted=7)),
+        GatewayFacts("growing", NOW, None, _health(1_500, 40.0, growth=250.0)),
+        GatewayFacts("growing-shallow", NOW, None, _health(200, 40.0, growth=250.0)),
+        GatewayFacts("draining", NOW, None, _health(9_000, 40.0, growth=-900.0)),
         GatewayFacts("skewed", NOW, -6.5, None),
         GatewayFacts("never", None, None, None),
     ]
@@ -50,6 +58,7 @@ def test_gateway_alarms_for_offline_backlog_evictions_and_skew() -> None:
         ("gateway_backlog", "deep"),
         ("gateway_backlog", "stale"),
         ("gateway_backlog", "evicting"),
+        ("gateway_backlog", "growing"),
         ("clock_skew", "skewed"),
     }
     assert found[("gateway_offline", "silent")].message == "no contact for 300 s"
@@ -57,6 +66,11 @@ def test_gateway_alarms_for_offline_backlog_evictions_and_skew() -> None:
     assert found[("gateway_offline", "silent")].key == "gateway_offline:silent@2025-03-01T09:55:00Z"
     assert found[("gateway_backlog", "deep")].key == "gateway_backlog:deep"  # numbered later
     assert found[("gateway_backlog", "evicting")].evidence["evicted"] == 7
+    growing = found[("gateway_backlog", "growing")]
+    assert growing.evidence["growth_per_min"] == 250.0
+    assert (
+        growing.message == "1500 records buffered, growing 250/min, oldest unsent 40 s, 0 evicted"
+    )
     assert found[("clock_skew", "skewed")].message == "gateway clock off by -6.5 s"
 
 

@@ -66,6 +66,7 @@ def test_snapshot_holds_buffer_uplink_connectors_and_per_kind_counts() -> None:
             "records": 4,
             "bytes": 900,
             "oldest_age_s": 2.5,
+            "growth_per_min": None,
             "max_records": 10_000,
             "max_bytes": 5_000_000,
             "next_seq": 11,

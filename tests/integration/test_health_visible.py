@@ -25,6 +25,7 @@ BUFFER_KEYS = {
     "records",
     "bytes",
     "oldest_age_s",
+    "growth_per_min",
     "max_records",
     "max_bytes",
     "next_seq",
