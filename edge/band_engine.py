@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
 from edge.device_clock import Arrival, DeviceClock, place
-from firmware_bridge.records import Alarm, Measurement, MeasurementQuality, Quantity
+from firmware_bridge.records import Alarm, Measurement, MeasurementQuality, Quantity, Severity
 from firmware_bridge.wire import format_time
 
 Probe = tuple[str, str]
@@ -396,6 +396,16 @@ def _close_all(rule: R, device: str, state: ProbeState, now: datetime, reason: s
     return alarms
 
 
+def outside_by(value: float, low: float | None, high: float | None) -> float:
+    """How far ``value`` lies outside ``[low, high]`` (None: that side open); 0 inside it,
+    edges included."""
+    if high is not None and value > high:
+        return value - high
+    if low is not None and value < low:
+        return low - value
+    return 0.0
+
+
 def excursion_evidence(value_key: str, excursion: Excursion) -> dict[str, Any]:
     """The first and last out-of-band readings and the peak, each with both clocks' times."""
     return {
@@ -403,3 +413,49 @@ def excursion_evidence(value_key: str, excursion: Excursion) -> dict[str, Any]:
         "last_out": excursion.last.to_evidence(value_key),
         "peak": excursion.peak.to_evidence(value_key),
     }
+
+
+def band_alarm(
+    name: str,
+    subject: str,
+    severity: Severity,
+    started_at: datetime,
+    evidence: dict[str, Any],
+    *,
+    ended_at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Alarm:
+    """An alarm of a band rule: the rule's own ``evidence``, then the engine's ``extra`` (why it
+    cleared, the reading back in band)."""
+    return Alarm(
+        rule=name,
+        subject=subject,
+        severity=severity,
+        started_at=started_at,
+        ended_at=ended_at,
+        evidence={**evidence, **(extra or {})},
+    )
+
+
+def excursion_band_alarm(
+    name: str,
+    subject: str,
+    severity: Severity,
+    excursion: Excursion,
+    evidence: dict[str, Any],
+    value_key: str,
+    *,
+    ended_at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Alarm:
+    """The :func:`band_alarm` of ``excursion``, started by its first reading: the rule's own
+    ``evidence``, then :func:`excursion_evidence`, then ``extra``."""
+    return band_alarm(
+        name,
+        subject,
+        severity,
+        excursion.first.at,
+        {**evidence, **excursion_evidence(value_key, excursion)},
+        ended_at=ended_at,
+        extra=extra,
+    )

@@ -51,10 +51,14 @@ def utc_now() -> datetime:
 
 
 class BandRunner(Generic[R]):
+    """A subclass names its engine and the codec of its probes' state rows."""
+
+    engine_class: type[BandEngine[R]]
+    codec: RuleCodec[R]
+
     def __init__(
         self,
-        engine: BandEngine[R],
-        codec: RuleCodec[R],
+        rules: Iterable[R],
         submit: AlarmSink,
         *,
         clock: Callable[[], datetime] = utc_now,
@@ -62,12 +66,11 @@ class BandRunner(Generic[R]):
         checkpoint_s: float = CHECKPOINT_S,
         saved: Mapping[str, str] | None = None,
     ) -> None:
-        """``engine`` holds the rules, built at ``clock()``; ``submit`` takes the alarms and
-        state rows (the pipeline's fire-and-forget entry); ``saved`` are the ``edge_state``
-        rows under the codec's prefix (``Buffer.load_state``)."""
+        """``rules`` go into an :attr:`engine_class` built at ``clock()``; ``submit`` takes the
+        alarms and state rows (the pipeline's fire-and-forget entry); ``saved`` are the
+        ``edge_state`` rows under the codec's prefix (``Buffer.load_state``)."""
         self._clock = clock
-        self._engine = engine
-        self._codec = codec
+        self._engine = self.engine_class(rules, clock())
         self._submit = submit
         self._tick_s = tick_s
         self._checkpoint_s = checkpoint_s
@@ -78,7 +81,7 @@ class BandRunner(Generic[R]):
         self.restored = 0
         """Probes whose state was taken back from ``saved`` at start."""
         if saved:
-            probes = band_state.decode_rows(codec, saved)
+            probes = band_state.decode_rows(self.codec, saved)
             self.restored = len(probes)
             self._emit(self._engine.restore(probes, clock()))
 
@@ -169,8 +172,8 @@ class BandRunner(Generic[R]):
         writes: list[StateWrite] = []
         for probe in sorted(self._engine.touched):
             found = self._engine.state_of(probe)
-            text = None if found is None else band_state.encode(self._codec, *found)
-            writes.append((self._codec.state_key(probe), text))
+            text = None if found is None else band_state.encode(self.codec, *found)
+            writes.append((self.codec.state_key(probe), text))
         self._engine.touched.clear()
         return writes
 

@@ -19,7 +19,9 @@ from edge.band_engine import (
     Probe,
     ProbeState,
     Reading,
-    excursion_evidence,
+    band_alarm,
+    excursion_band_alarm,
+    outside_by,
 )
 from firmware_bridge.records import Alarm, Quantity, Severity
 
@@ -72,11 +74,7 @@ class ZoneRule:
 
     def deviation(self, value: float) -> float:
         """How far ``value`` lies outside the band (°C); 0 inside it, edges included."""
-        if self.max_c is not None and value > self.max_c:
-            return value - self.max_c
-        if self.min_c is not None and value < self.min_c:
-            return self.min_c - value
-        return 0.0
+        return outside_by(value, self.min_c, self.max_c)
 
     def describe(self) -> dict[str, Any]:
         return {"min_c": self.min_c, "max_c": self.max_c, "tolerance_s": self.tolerance_s}
@@ -105,20 +103,16 @@ class ZoneRule:
         ended_at: datetime | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Alarm:
-        evidence = {
-            "zone": self.zone,
-            "device": device,
-            "band": self.describe(),
-            **excursion_evidence(VALUE_KEY, excursion),
-            **(extra or {}),
-        }
-        return Alarm(
-            rule=EXCURSION_RULE,
-            subject=self.subject(device),
-            severity=Severity.CRITICAL,
-            started_at=excursion.first.at,
+        evidence = {"zone": self.zone, "device": device, "band": self.describe()}
+        return excursion_band_alarm(
+            EXCURSION_RULE,
+            self.subject(device),
+            Severity.CRITICAL,
+            excursion,
+            evidence,
+            VALUE_KEY,
             ended_at=ended_at,
-            evidence=evidence,
+            extra=extra,
         )
 
     def silence_alarm(
@@ -135,15 +129,15 @@ class ZoneRule:
             "device": device,
             "silence_s": self.silence_after.total_seconds(),
             "last_reading": None if state.last is None else state.last.to_evidence(VALUE_KEY),
-            **(extra or {}),
         }
-        return Alarm(
-            rule=SILENCE_RULE,
-            subject=self.subject(device),
-            severity=Severity.WARNING,
-            started_at=started_at,
+        return band_alarm(
+            SILENCE_RULE,
+            self.subject(device),
+            Severity.WARNING,
+            started_at,
+            evidence,
             ended_at=ended_at,
-            evidence=evidence,
+            extra=extra,
         )
 
 

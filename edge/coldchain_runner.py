@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
-from edge.band_runner import CHECKPOINT_S, TICK_S, AlarmSink, BandRunner, Sink, utc_now
+from edge.band_runner import AlarmSink, BandRunner, Sink
 from edge.coldchain import ColdChainEngine, ZoneRule
 from edge.coldchain_state import CODEC, PREFIX
 from edge.config import ColdChainZone
@@ -32,26 +31,8 @@ def rules_from_config(zones: Iterable[ColdChainZone]) -> list[ZoneRule]:
 
 
 class ColdChainRunner(BandRunner[ZoneRule]):
-    def __init__(
-        self,
-        rules: Iterable[ZoneRule],
-        submit: AlarmSink,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-        tick_s: float = TICK_S,
-        checkpoint_s: float = CHECKPOINT_S,
-        saved: Mapping[str, str] | None = None,
-    ) -> None:
-        """``saved`` are the ``edge_state`` rows under :data:`PREFIX` (``Buffer.load_state``)."""
-        super().__init__(
-            ColdChainEngine(rules, clock()),
-            CODEC,
-            submit,
-            clock=clock,
-            tick_s=tick_s,
-            checkpoint_s=checkpoint_s,
-            saved=saved,
-        )
+    engine_class = ColdChainEngine
+    codec = CODEC
 
     def snapshot(self) -> dict[str, Any]:
         return {"zones": sorted(rule.zone for rule in self.rules), **super().snapshot()}

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from device_profiles import DeviceProfile
-from edge.band_engine import BandEngine, Excursion, Probe, ProbeState, excursion_evidence
+from edge.band_engine import (
+    BandEngine,
+    Excursion,
+    Probe,
+    ProbeState,
+    excursion_band_alarm,
+    outside_by,
+)
 from edge.band_state import RuleCodec, optional_float
 from firmware_bridge.records import Alarm, Quantity, Severity, Unit
 
@@ -60,11 +67,7 @@ class ThresholdRule:
         return self.key
 
     def deviation(self, value: float) -> float:
-        if self.max is not None and value > self.max:
-            return value - self.max
-        if self.min is not None and value < self.min:
-            return self.min - value
-        return 0.0
+        return outside_by(value, self.min, self.max)
 
     def same_band(self, other: ThresholdRule) -> bool:
         return (self.min, self.max, self.hold_s, self.severity, self.unit) == (
@@ -89,16 +92,16 @@ class ThresholdRule:
             "unit": self.unit.value,
             "profile": self.profile,
             "band": {"min": self.min, "max": self.max, "hold_s": self.hold_s},
-            **excursion_evidence(VALUE_KEY, excursion),
-            **(extra or {}),
         }
-        return Alarm(
-            rule=THRESHOLD_RULE,
-            subject=self.key,
-            severity=self.severity,
-            started_at=excursion.first.at,
+        return excursion_band_alarm(
+            THRESHOLD_RULE,
+            self.key,
+            self.severity,
+            excursion,
+            evidence,
+            VALUE_KEY,
             ended_at=ended_at,
-            evidence=evidence,
+            extra=extra,
         )
 
     def silence_alarm(

@@ -5,12 +5,11 @@ sensors (an MQTT field device names no profile)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from device_profiles import DeviceProfile, load_profile
-from edge.band_runner import CHECKPOINT_S, TICK_S, AlarmSink, BandRunner, utc_now
+from edge.band_runner import BandRunner
 from edge.config import BLE_DEFAULT_PROFILES, BleDevice, DeviceSettings, ModbusRtuDevice
 from edge.device_thresholds import CODEC, PREFIX, ThresholdEngine, ThresholdRule
 
@@ -33,26 +32,8 @@ def profiles_by_device(devices: Iterable[DeviceSettings]) -> dict[str, DevicePro
 
 
 class ThresholdRunner(BandRunner[ThresholdRule]):
-    def __init__(
-        self,
-        rules: Iterable[ThresholdRule],
-        submit: AlarmSink,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-        tick_s: float = TICK_S,
-        checkpoint_s: float = CHECKPOINT_S,
-        saved: Mapping[str, str] | None = None,
-    ) -> None:
-        """``saved`` are the ``edge_state`` rows under :data:`PREFIX` (``Buffer.load_state``)."""
-        super().__init__(
-            ThresholdEngine(rules, clock()),
-            CODEC,
-            submit,
-            clock=clock,
-            tick_s=tick_s,
-            checkpoint_s=checkpoint_s,
-            saved=saved,
-        )
+    engine_class = ThresholdEngine
+    codec = CODEC
 
     def snapshot(self) -> dict[str, Any]:
         return {

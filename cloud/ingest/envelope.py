@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cloud.api_error import ApiError
-from firmware_bridge.wire import parse_time
+from cloud.ingest.gateway_fields import gateway_id_of, sent_at_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +36,12 @@ def parse_batch(data: Any) -> Batch:
     """The validated envelope of ``data``; raises ApiError 422 naming the first problem."""
     if not isinstance(data, dict):
         raise _invalid("the batch must be a JSON object")
-    gateway_id = data.get("gateway_id")
-    if not isinstance(gateway_id, str) or not gateway_id:
-        raise _invalid("gateway_id must be a non-empty string")
+    gateway_id = gateway_id_of(data, _invalid)
     first_seq = _seq(data.get("first_seq"), "first_seq")
     last_seq = _seq(data.get("last_seq"), "last_seq")
     if last_seq < first_seq:
         raise _invalid(f"last_seq {last_seq} is below first_seq {first_seq}")
-    raw_sent_at = data.get("sent_at")
-    if not isinstance(raw_sent_at, str):
-        raise _invalid("sent_at must be an ISO 8601 UTC string")
-    try:
-        sent_at = parse_time(raw_sent_at)
-    except ValueError as exc:
-        raise _invalid(f"sent_at: {exc}") from None
+    sent_at = sent_at_of(data, _invalid)
     health = data.get("health")
     if health is not None and not isinstance(health, dict):
         raise _invalid("health must be an object when present")

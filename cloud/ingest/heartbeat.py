@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cloud.api_error import ApiError
-from firmware_bridge.wire import parse_time
+from cloud.ingest.gateway_fields import gateway_id_of, sent_at_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +37,8 @@ def parse_heartbeat(data: Any) -> Heartbeat:
         raise _invalid("the heartbeat must be a JSON object")
     if "records" in data:
         raise _invalid("a heartbeat carries no records; send them to POST /api/v1/ingest")
-    gateway_id = data.get("gateway_id")
-    if not isinstance(gateway_id, str) or not gateway_id:
-        raise _invalid("gateway_id must be a non-empty string")
-    raw_sent_at = data.get("sent_at")
-    if not isinstance(raw_sent_at, str):
-        raise _invalid("sent_at must be an ISO 8601 UTC string")
-    try:
-        sent_at = parse_time(raw_sent_at)
-    except ValueError as exc:
-        raise _invalid(f"sent_at: {exc}") from None
+    gateway_id = gateway_id_of(data, _invalid)
+    sent_at = sent_at_of(data, _invalid)
     health = data.get("health")
     if not isinstance(health, dict):
         raise _invalid("health must be an object")

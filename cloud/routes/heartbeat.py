@@ -7,11 +7,9 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request
 
-from cloud.api_error import ApiError
 from cloud.deps import DatabaseDep, GatewayOnly, RoleDocumentedRoute, SettingsDep
-from cloud.ingest.body import decode_body
 from cloud.ingest.heartbeat import HeartbeatResult, parse_heartbeat
-from cloud.routes.ingest import check_content_type, read_body
+from cloud.routes.gateway_body import read_gateway_message
 from cloud.services.gateways import record_heartbeat
 from firmware_bridge.wire import format_time
 
@@ -43,20 +41,7 @@ async def heartbeat(
 ) -> HeartbeatResult:
     """Update the gateway's last_seen, clock skew and health; never touches records or ack_seq.
     gzip bodies are accepted."""
-    check_content_type(request)
-    raw = await read_body(request, settings.max_batch_bytes)
-    data = decode_body(
-        raw,
-        content_encoding=request.headers.get("content-encoding"),
-        max_bytes=settings.max_batch_bytes,
-    )
-    beat = parse_heartbeat(data)
-    if beat.gateway_id != principal.gateway_id:
-        raise ApiError(
-            403,
-            "wrong_gateway",
-            f"this token belongs to gateway {principal.gateway_id!r}, not {beat.gateway_id!r}",
-        )
+    beat = await read_gateway_message(request, principal, settings.max_batch_bytes, parse_heartbeat)
     now = datetime.now(UTC)
     async with database.sessions.begin() as session:
         ack_seq = await record_heartbeat(session=session, heartbeat=beat, now=now)

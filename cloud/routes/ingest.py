@@ -7,10 +7,9 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request
 
-from cloud.api_error import ApiError
 from cloud.deps import DatabaseDep, GatewayOnly, RoleDocumentedRoute, SettingsDep, TelemetryDep
-from cloud.ingest.body import decode_body, too_large
 from cloud.ingest.envelope import parse_batch
+from cloud.routes.gateway_body import read_gateway_message
 from cloud.schemas import IngestResult
 from cloud.services.ingest import ingest_batch
 
@@ -37,31 +36,6 @@ _BATCH_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large(max_bytes, "request body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large(max_bytes, "request body")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type")
-    if content_type is None:
-        return
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise ApiError(
-            415, "unsupported_media_type", f"Content-Type {media_type!r}: send application/json"
-        )
-
-
 @router.post(
     "/ingest",
     response_model=IngestResult,
@@ -80,20 +54,7 @@ async def ingest(
     telemetry: TelemetryDep,
 ) -> IngestResult:
     """Store a batch of records at most once per (gateway_id, seq); gzip bodies are accepted."""
-    check_content_type(request)
-    raw = await read_body(request, settings.max_batch_bytes)
-    data = decode_body(
-        raw,
-        content_encoding=request.headers.get("content-encoding"),
-        max_bytes=settings.max_batch_bytes,
-    )
-    batch = parse_batch(data)
-    if batch.gateway_id != principal.gateway_id:
-        raise ApiError(
-            403,
-            "wrong_gateway",
-            f"this token belongs to gateway {principal.gateway_id!r}, not {batch.gateway_id!r}",
-        )
+    batch = await read_gateway_message(request, principal, settings.max_batch_bytes, parse_batch)
     telemetry.check_accepting()
     async with database.sessions.begin() as session:
         outcome = await ingest_batch(

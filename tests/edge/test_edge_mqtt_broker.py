@@ -7,13 +7,15 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from edge.buffer import Buffer
 from edge.connectors.mqtt import MqttConnector
 from edge.dead_letters import DeadLetters
 from edge.mqtt_topics import Topic, decode_envelope
@@ -391,6 +393,25 @@ async def test_poison_payloads_become_dead_letters_and_the_connector_goes_on(
     forget_session(mqtt_broker, device.client_id)
 
 
+@asynccontextmanager
+async def bad_then_good(
+    mqtt_broker: tuple[str, int], publisher: Publisher, prefix: str, tmp_path: Path, bad: bytes
+) -> AsyncIterator[tuple[Buffer, MqttConnector, str]]:
+    """A running connector on probe-7's telemetry topic that has taken ``bad`` and then the good
+    reading 1: its buffer, itself and the topic. Its broker session is forgotten afterwards."""
+    device = make_device(mqtt_broker, prefix)
+    topic = f"{prefix}/dc-1/probe-7/telemetry"
+    async with (
+        buffer_and_pipeline(tmp_path) as (buffer, pipeline),
+        connector(device, pipeline, tmp_path) as conn,
+    ):
+        publisher.publish(topic, bad)
+        publisher.publish(topic, telemetry(1))
+        await until(lambda: conn.counters["measurements"] == 1)
+        yield buffer, conn, topic
+    forget_session(mqtt_broker, device.client_id)
+
+
 async def test_a_decoder_bug_dead_letters_the_message_instead_of_stopping_the_connector(
     mqtt_broker: tuple[str, int],
     publisher: Publisher,
@@ -408,20 +429,14 @@ async def test_a_decoder_bug_dead_letters_the_message_instead_of_stopping_the_co
         return real_decode(topic, payload, received_at)
 
     monkeypatch.setattr("edge.connectors.mqtt.decode_envelope", buggy_decode)
-    device = make_device(mqtt_broker, prefix)
-    topic = f"{prefix}/dc-1/probe-7/telemetry"
-    async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
-        async with connector(device, pipeline, tmp_path) as conn:
-            publisher.publish(topic, b'{"bug": 1}')
-            publisher.publish(topic, telemetry(1))
-            await until(lambda: conn.counters["measurements"] == 1)
-            assert conn.counters["dead_letters"] == 1
+    bad_message = bad_then_good(mqtt_broker, publisher, prefix, tmp_path, b'{"bug": 1}')
+    async with bad_message as (buffer, conn, _):
+        assert conn.counters["dead_letters"] == 1
         assert [wire(r) for r in await stored(buffer, 1)] == [measurement("probe-7", 1)]
     async with DeadLetters.open(tmp_path / "dead_letters.db") as dead:
         assert [(d.reason, d.payload) for d in await dead.recent()] == [
             ("cannot decode (ZeroDivisionError): division by zero", b'{"bug": 1}')
         ]
-    forget_session(mqtt_broker, device.client_id)
 
 
 async def test_a_dead_letter_file_that_cannot_be_written_does_not_stop_the_good_messages(
@@ -439,21 +454,12 @@ async def test_a_dead_letter_file_that_cannot_be_written_does_not_stop_the_good_
             raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(DeadLetters, "add", disk_full)
-    device = make_device(mqtt_broker, prefix)
-    topic = f"{prefix}/dc-1/probe-7/telemetry"
-    async with buffer_and_pipeline(tmp_path) as (buffer, pipeline):
-        async with connector(device, pipeline, tmp_path) as conn:
-            publisher.publish(topic, b"not json")
-            publisher.publish(topic, telemetry(1))
-            await until(lambda: conn.counters["measurements"] == 1)
-            assert (conn.counters["dead_letters"], conn.counters["dead_letters_unwritten"]) == (
-                0,
-                1,
-            )
-            publisher.publish(topic, telemetry(2))
-            await until(lambda: conn.counters["measurements"] == 2)
+    bad_message = bad_then_good(mqtt_broker, publisher, prefix, tmp_path, b"not json")
+    async with bad_message as (buffer, conn, topic):
+        assert (conn.counters["dead_letters"], conn.counters["dead_letters_unwritten"]) == (0, 1)
+        publisher.publish(topic, telemetry(2))
+        await until(lambda: conn.counters["measurements"] == 2)
         assert [wire(r) for r in await stored(buffer, 2)] == [
             measurement("probe-7", 1),
             measurement("probe-7", 2),
         ]
-    forget_session(mqtt_broker, device.client_id)

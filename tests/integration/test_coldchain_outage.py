@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-import tomli_w
 
 from firmware_bridge.records import Alarm
 from firmware_bridge.wire import format_time
@@ -25,32 +24,9 @@ from tests.integration.cluster import (
     wait_until,
 )
 from tests.integration.faults import FaultProxy
-from tests.integration.test_wireless_to_cloud import device, publish, subscribed
+from tests.integration.test_wireless_to_cloud import device, publish, subscribed, write_config
 
 GATEWAY = "store-outage-01"
-
-
-def write_config(tmp: Path, cloud_url: str, token: str, prefix: str) -> tuple[Path, Path]:
-    data_dir = tmp / "gateways" / GATEWAY
-    data_dir.mkdir(parents=True)
-    config = {
-        "gateway": {"id": GATEWAY, "data_dir": str(data_dir)},
-        "cloud": {"url": cloud_url, "token": token},
-        "uplink": {"interval_s": 0.05, "backoff_initial_s": 0.1, "backoff_max_s": 0.5,
-                   "drain_timeout_s": 5.0},
-        "devices": [
-            {"id": "mqtt-1", "type": "mqtt", "host": "127.0.0.1", "port": 1883,
-             "client_id": f"gw-{uuid.uuid4().hex[:12]}", "topic_prefix": prefix,
-             "session_expiry_s": 60}
-        ],
-        "coldchain": [
-            {"zone": "chiller-1", "devices": ["probe-a"], "min_c": 0.0, "max_c": 4.0,
-             "tolerance_s": 1.0}
-        ],
-    }  # fmt: skip
-    path = data_dir / "gateway.toml"
-    path.write_text(tomli_w.dumps(config), encoding="utf-8")
-    return path, data_dir
 
 
 def reading(client: paho.Client, prefix: str, value_c: float) -> None:
@@ -77,7 +53,23 @@ def test_an_excursion_during_an_outage_is_raised_cleared_and_delivered_once(
         token = cloud.create_gateway(GATEWAY)
         with FaultProxy(cloud.url) as proxy:
             proxy.down()
-            config, data_dir = write_config(tmp_path, proxy.url, token, prefix)
+            config, data_dir = write_config(
+                tmp_path,
+                proxy.url,
+                token,
+                prefix,
+                gateway_id=GATEWAY,
+                coldchain=[
+                    {
+                        "zone": "chiller-1",
+                        "devices": ["probe-a"],
+                        "min_c": 0.0,
+                        "max_c": 4.0,
+                        "tolerance_s": 1.0,
+                    }
+                ],
+                uplink={"backoff_max_s": 0.5},
+            )
             gateway = run_gateway(tmp_path, config, data_dir)
             with device(*mqtt_broker) as client:
                 subscribed(client, prefix, data_dir, gateway)

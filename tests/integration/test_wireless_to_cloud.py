@@ -89,19 +89,24 @@ def seed_catalogue(cloud: Cloud, admin: str) -> None:
             assert answer.status_code == 201, (path, answer.text)
 
 
-def write_config(tmp: Path, cloud: Cloud, token: str, prefix: str) -> tuple[Path, Path]:
-    data_dir = tmp / "gateways" / GATEWAY
+def write_config(
+    tmp: Path,
+    cloud_url: str,
+    token: str,
+    prefix: str,
+    *,
+    gateway_id: str,
+    coldchain: list[dict[str, Any]],
+    uplink: dict[str, Any],
+) -> tuple[Path, Path]:
+    """A gateway hearing MQTT devices under ``prefix`` on the local Mosquitto, uploading to
+    ``cloud_url`` with fast retries plus ``uplink``. Returns (config path, data folder)."""
+    data_dir = tmp / "gateways" / gateway_id
     data_dir.mkdir(parents=True)
     config = {
-        "gateway": {"id": GATEWAY, "data_dir": str(data_dir)},
-        "cloud": {"url": cloud.url, "token": token},
-        "uplink": {
-            "interval_s": 0.05,
-            "backoff_initial_s": 0.1,
-            "backoff_max_s": 1.0,
-            "drain_timeout_s": 5.0,
-            "config_poll_s": 0.3,
-        },
+        "gateway": {"id": gateway_id, "data_dir": str(data_dir)},
+        "cloud": {"url": cloud_url, "token": token},
+        "uplink": {"interval_s": 0.05, "backoff_initial_s": 0.1, "drain_timeout_s": 5.0, **uplink},
         "local_api": {"host": "127.0.0.1", "port": 0},
         "devices": [
             {
@@ -114,12 +119,8 @@ def write_config(tmp: Path, cloud: Cloud, token: str, prefix: str) -> tuple[Path
                 "session_expiry_s": 60,
             }
         ],
-        # In band for the simulated chiller probe (2-4 °C): no alarm until the cloud's rule.
-        "coldchain": [
-            {"zone": "chiller-1", "devices": ["chiller-probe"], "min_c": 0.0, "max_c": 8.0,
-             "tolerance_s": 0}
-        ],
-    }  # fmt: skip
+        "coldchain": coldchain,
+    }
     path = data_dir / "gateway.toml"
     path.write_text(tomli_w.dumps(config), encoding="utf-8")
     return path, data_dir
@@ -187,7 +188,24 @@ def test_devices_and_scanners_reach_the_cloud_once_and_a_pushed_rule_takes_effec
         admin = cloud.create_admin()
         token = create_gateway(cloud, admin)
         seed_catalogue(cloud, admin)
-        config, data_dir = write_config(tmp_path, cloud, token, prefix)
+        config, data_dir = write_config(
+            tmp_path,
+            cloud.url,
+            token,
+            prefix,
+            gateway_id=GATEWAY,
+            # In band for the simulated chiller probe (2-4 °C): no alarm until the cloud's rule.
+            coldchain=[
+                {
+                    "zone": "chiller-1",
+                    "devices": ["chiller-probe"],
+                    "min_c": 0.0,
+                    "max_c": 8.0,
+                    "tolerance_s": 0,
+                }
+            ],
+            uplink={"backoff_max_s": 1.0, "config_poll_s": 0.3},
+        )
         gateway = run_gateway(tmp_path, config, data_dir)
         local_url = wait_local_api(gateway, data_dir)
 
