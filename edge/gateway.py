@@ -19,6 +19,7 @@ from edge.coldchain_runner import PREFIX as COLDCHAIN_STATE
 from edge.coldchain_runner import ColdChainRunner, Put, rules_from_config
 from edge.config import GatewayConfig
 from edge.connectors.factory import Connector, build_connector
+from edge.connectors.mqtt import MqttConnector
 from edge.data_dir_lock import data_dir_lock
 from edge.device_thresholds import threshold_rules
 from edge.downlink import Downlink
@@ -141,6 +142,9 @@ class Gateway:
                 build_connector(dev, sink, data_dir=cfg.gateway.data_dir, put=put)
                 for dev in cfg.devices
             ]
+            for connector in connectors:
+                if isinstance(connector, MqttConnector):  # checks scans like the local API
+                    connector.catalogue = lambda: downlink.catalogue
             uplink = Uplink(
                 buffer,
                 client,

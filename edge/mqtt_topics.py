@@ -3,7 +3,9 @@
 Pure: topic text and payload bytes in, typed records or :class:`PayloadError` (with a reason that
 names the field) out, whatever the bytes hold. Topics are
 ``{prefix}/{site}/{device}/{telemetry|scan|position|status}`` with the prefix ``retailedge/v1``
-by default. Payloads are refused beyond :data:`MAX_PAYLOAD_BYTES`, JSON nesting deeper than
+by default; the gateway answers each scan on ``{prefix}/{site}/{device}/scan/answer``, one level
+deeper, so its subscriptions (``.../+/scan``, ``+`` being one level) never match its own answers.
+Payloads are refused beyond :data:`MAX_PAYLOAD_BYTES`, JSON nesting deeper than
 :data:`edge.bounded_json.MAX_DEPTH` levels and integers of more than
 :data:`edge.bounded_json.MAX_INT_DIGITS` digits.
 """
@@ -55,6 +57,7 @@ MAX_PLAUSIBLE_SPEED_MPS: Final = 150.0
 filter applies the fleet's own, lower limit to consecutive fixes)."""
 MAX_HDOP: Final = 100.0
 
+ANSWER_LEVEL: Final = "answer"
 MSG_ID_KEY: Final = "msg_id"
 MAX_MSG_ID_CHARS: Final = 128
 MAX_VEHICLE_ID_CHARS: Final = 128
@@ -104,6 +107,11 @@ def subscriptions(prefix: str = DEFAULT_PREFIX, site: str = "+") -> list[str]:
     return [f"{prefix}/{site}/+/{kind.value}" for kind in MessageKind]
 
 
+def answer_topic(topic: Topic, prefix: str = DEFAULT_PREFIX) -> str:
+    """Where the gateway answers a message of ``topic`` (a scan)."""
+    return f"{prefix}/{topic.site}/{topic.device}/{topic.kind.value}/{ANSWER_LEVEL}"
+
+
 def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> Topic:
     if not topic.startswith(prefix + "/"):
         raise PayloadError(f"topic {topic!r} is not under {prefix}/")
@@ -136,6 +144,15 @@ def decode_envelope(
     if topic.kind is MessageKind.POSITION:
         return [_position(topic.device, body, received_at)], msg_id
     return [_scan(topic.device, body, received_at)], msg_id
+
+
+def peek_msg_id(payload: bytes) -> str | None:
+    """The ``msg_id`` of a payload refused for another reason, so its answer names it; None
+    when the payload holds no valid one."""
+    try:
+        return _msg_id(_json_object(payload).get(MSG_ID_KEY))
+    except PayloadError:
+        return None
 
 
 def _msg_id(raw: Any) -> str | None:

@@ -1,219 +1,58 @@
 """Handheld scanner routes of the gateway's local API.
 
-``POST /api/v1/scans`` parses the barcode (GS1 via :mod:`firmware_bridge.gs1_barcode`, EPC hex via
-:mod:`firmware_bridge.epc`), stores a :class:`Scan` durably through the pipeline's ``put`` and
-answers with its seq; ``GET /api/v1/scans/pending`` lists stored scans the cloud has not
-acknowledged yet; ``GET /scanner`` is a small page for phones and scanner browsers.
-
-Scans are checked against the catalogue the gateway caches from the cloud (:mod:`edge.downlink`):
-the location must be one of the node's, a GTIN (each case GTIN is a SKU of its own) must be an
-active SKU, an SSCC must have a manifest when the catalogue carries manifests. Until a catalogue
-was ever fetched (a gateway's first start offline) scans are accepted unchecked, with a warning.
+``POST /api/v1/scans`` parses and checks the scan (:mod:`edge.scan_check`: GS1 or EPC hex, the
+location and product against the catalogue the gateway caches from the cloud), stores a
+:class:`Scan` durably through the pipeline's ``put`` and answers with its seq;
+``GET /api/v1/scans/pending`` lists stored scans the cloud has not acknowledged yet;
+``GET /scanner`` is a small page for phones and scanner browsers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from edge.bounded_json import storable_text
 from edge.buffer import Buffer, BufferFullError
-from edge.catalogue_cache import Catalogue
 from edge.pipeline import BufferWriteError, PipelineStoppedError
-from firmware_bridge.epc import decode_epc
-from firmware_bridge.epc_errors import EpcError
-from firmware_bridge.epc_tables import EpcKind
-from firmware_bridge.gs1_barcode import AI_TABLE, Barcode, BarcodeError, parse_barcode, to_bracketed
-from firmware_bridge.records import Record, RecordKind, Scan, ScanOperation
+from edge.scan_check import (
+    NO_CATALOGUE_WARNING,
+    CatalogueSource,
+    ParsedCode,
+    ScanFieldError,
+    check_scan,
+    checked_scan,
+    parse_code,
+    parse_scan,
+    scan_answer,
+)
+from firmware_bridge.records import Record, RecordKind, Scan
 
-MAX_QUANTITY: Final = 1_000_000
-MAX_TEXT: Final = 200
+__all__ = [
+    "NO_CATALOGUE_WARNING",
+    "SCANNER_PAGE_PATH",
+    "CatalogueSource",
+    "ParsedCode",
+    "PendingScans",
+    "Put",
+    "ScanFieldError",
+    "check_scan",
+    "parse_code",
+    "parse_scan",
+    "pending_scans_from",
+    "scanner_router",
+]
+
 PENDING_PAGE: Final = 1000
 SCANNER_PAGE_PATH: Final = "/scanner"
 
 Put = Callable[[Sequence[Record]], Awaitable[list[int]]]
 PendingScans = Callable[[int], Awaitable[list[dict[str, Any]]]]
 """``limit`` -> the oldest unacknowledged scans as wire dicts with their ``seq``."""
-CatalogueSource = Callable[[], Catalogue | None]
-"""The catalogue cached from the cloud, or None when none was ever fetched."""
-
-NO_CATALOGUE_WARNING: Final = (
-    "no catalogue has been fetched from the cloud yet: code and location were not checked"
-)
-
-
-class ScanFieldError(ValueError):
-    def __init__(self, field: str, problem: str, code: str = "invalid_scan") -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedCode:
-    """A scanned code in canonical form: bracketed GS1 element string, or upper-case EPC hex."""
-
-    code: str
-    gtin: str | None
-    sscc: str | None
-    epc_uri: str | None
-    elements: list[dict[str, Any]]
-    quantity: int | None
-    """The count the code carries: AI 37 or AI 30."""
-    net_weight_kg: Decimal | None = None
-    """A variable-measure item's weight (AI 310n): one item of this weight, not a count."""
-
-
-def _json_value(value: str | int | Decimal | date) -> str | int:
-    if isinstance(value, Decimal | date):
-        return str(value) if isinstance(value, Decimal) else value.isoformat()
-    return value
-
-
-def _from_barcode(barcode: Barcode) -> ParsedCode:
-    elements = [
-        {"ai": e.ai, "title": AI_TABLE[e.ai].title, "data": e.data, "value": _json_value(e.value)}
-        for e in barcode.elements
-    ]
-    return ParsedCode(
-        to_bracketed(barcode.elements),
-        barcode.gtin,
-        barcode.sscc,
-        None,
-        elements,
-        barcode.quantity,
-        barcode.net_weight_kg,
-    )
-
-
-def _looks_like_epc(code: str) -> bool:
-    hexdigits = "0123456789abcdefABCDEF"
-    return len(code) >= 24 and len(code) % 2 == 0 and all(c in hexdigits for c in code)
-
-
-def parse_code(raw: str) -> ParsedCode:
-    """The canonical form of a scanned code; raises :class:`ScanFieldError` naming ``code``."""
-    code = raw.strip()
-    if not code:
-        raise ScanFieldError("code", "must not be empty")
-    try:
-        return _from_barcode(parse_barcode(code))
-    except BarcodeError as exc:
-        if not _looks_like_epc(code):
-            raise ScanFieldError("code", str(exc)) from None
-    try:
-        identity = decode_epc(code)
-    except EpcError as exc:
-        raise ScanFieldError("code", f"EPC: {exc}") from None
-    if identity.kind is EpcKind.UNKNOWN:
-        raise ScanFieldError("code", f"EPC: {identity.reason}")
-    return ParsedCode(identity.raw_hex, identity.gtin, identity.sscc, identity.pure_uri, [], None)
-
-
-def _text(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise ScanFieldError(field, "must be a non-empty string")
-    if len(value) > MAX_TEXT:
-        raise ScanFieldError(field, f"at most {MAX_TEXT} characters")
-    if not storable_text(value):
-        raise ScanFieldError(field, "NUL characters and lone surrogates are not text")
-    return value.strip()
-
-
-def _quantity(body: dict[str, Any], operation: ScanOperation, parsed: ParsedCode) -> int:
-    given = body.get("quantity")
-    if given is not None and (not isinstance(given, int) or isinstance(given, bool)):
-        raise ScanFieldError("quantity", "must be an integer")
-    if given is not None and parsed.quantity is not None and given != parsed.quantity:
-        raise ScanFieldError("quantity", f"{given} contradicts the code's {parsed.quantity}")
-    quantity: int = given if given is not None else parsed.quantity or 1
-    low = 0 if operation is ScanOperation.COUNT else 1
-    if not low <= quantity <= MAX_QUANTITY:
-        raise ScanFieldError("quantity", f"must be {low}..{MAX_QUANTITY} for {operation}")
-    return quantity
-
-
-def parse_scan(body: Any, now: datetime) -> tuple[Scan, ParsedCode]:
-    """The Scan a request body describes; raises :class:`ScanFieldError` naming the field."""
-    if not isinstance(body, dict):
-        raise ScanFieldError("body", "must be a JSON object")
-    scanner_id, operator = _text(body, "scanner_id"), _text(body, "operator")
-    try:
-        operation = ScanOperation(str(body.get("operation")))
-    except ValueError:
-        choices = "|".join(op.value for op in ScanOperation)
-        raise ScanFieldError("operation", f"must be one of {choices}") from None
-    raw = body.get("code")
-    if not isinstance(raw, str):
-        raise ScanFieldError("code", "must be a string")
-    parsed = parse_code(raw)
-    quantity = _quantity(body, operation, parsed)
-    location = _text(body, "location")
-    scan = Scan(scanner_id, operator, operation, parsed.code, quantity, location, now)
-    return scan, parsed
-
-
-def check_scan(
-    catalogue: Catalogue | None, parsed: ParsedCode, location: str
-) -> tuple[str, dict[str, Any]]:
-    """The catalogue's spelling of ``location`` and what the scanner is told about the code
-    (``product``, ``pallet``, ``location_zone``, ``catalogue_checked``, ``warning``). Raises
-    :class:`ScanFieldError` (``unknown_location`` / ``unknown_product``) for what the catalogue
-    does not know; accepts unchecked when no catalogue was ever fetched."""
-    if catalogue is None:
-        return location, {
-            "product": None,
-            "pallet": None,
-            "location_zone": None,
-            "catalogue_checked": False,
-            "warning": NO_CATALOGUE_WARNING,
-        }
-    where = f"node {catalogue.node_id}" if catalogue.node_id else "this gateway"
-    found = catalogue.location(location)
-    if found is None:
-        raise ScanFieldError(
-            "location",
-            f"{location!r} is not a location of {where} in the catalogue",
-            "unknown_location",
-        )
-    if parsed.gtin is None and parsed.sscc is None:
-        raise ScanFieldError(
-            "code", "names no product (GTIN) or pallet (SSCC) of the catalogue", "unknown_product"
-        )
-    product = None
-    if parsed.gtin is not None:
-        item = catalogue.product(parsed.gtin)
-        if item is None:
-            raise ScanFieldError(
-                "code",
-                f"GTIN {parsed.gtin} is not an active SKU in the catalogue",
-                "unknown_product",
-            )
-        product = item.to_json(catalogue)
-    pallet = None
-    if parsed.sscc is not None:
-        lines = None if catalogue.pallets is None else catalogue.pallets.get(parsed.sscc)
-        if catalogue.pallets is not None and lines is None:
-            raise ScanFieldError(
-                "code", f"SSCC {parsed.sscc} has no manifest in the catalogue", "unknown_product"
-            )
-        pallet = {"sscc": parsed.sscc, "lines": lines}
-    return found.code, {
-        "product": product,
-        "pallet": pallet,
-        "location_zone": found.zone,
-        "catalogue_checked": True,
-        "warning": None,
-    }
 
 
 def pending_scans_from(buffer: Buffer) -> PendingScans:
@@ -267,33 +106,15 @@ def scanner_router(
         except ValueError as exc:
             return _error(400, "invalid_json", f"body is not JSON: {exc}")
         try:
-            scan, parsed = parse_scan(body, datetime.now(UTC))
-            location, known = check_scan(
-                None if catalogue is None else catalogue(), parsed, scan.location
+            checked = checked_scan(
+                body, datetime.now(UTC), None if catalogue is None else catalogue()
             )
         except ScanFieldError as exc:
             return _error(422, exc.code, str(exc), field=exc.field)
-        scan = dataclasses.replace(scan, location=location)
-        stored = await _store(put, scan)
+        stored = await _store(put, checked.scan)
         if isinstance(stored, JSONResponse):
             return stored
-        return JSONResponse(
-            {
-                "seq": stored,
-                "code": parsed.code,
-                "gtin": parsed.gtin,
-                "sscc": parsed.sscc,
-                "epc_uri": parsed.epc_uri,
-                "quantity": scan.quantity,
-                "net_weight_kg": None
-                if parsed.net_weight_kg is None
-                else str(parsed.net_weight_kg),
-                "elements": parsed.elements,
-                "location": scan.location,
-                **known,
-                "pending_sync": True,
-            }
-        )
+        return JSONResponse(scan_answer(checked, stored))
 
     @router.get("/api/v1/scans/pending")
     async def get_pending(limit: int = 100) -> JSONResponse:

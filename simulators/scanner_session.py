@@ -5,13 +5,21 @@ API (``POST /api/v1/scans``).
 :func:`session_steps` is pure: the scans of one session from a catalogue (the body of the cloud's
 ``GET /api/v1/catalogue/snapshot``, or a gateway's cached ``catalogue.json``; a built-in one when
 none is given). With ``mistakes`` the session also scans at a location the catalogue does not
-know, which a gateway holding the catalogue refuses (422) and the session counts as refused.
+know, which a gateway holding the catalogue refuses (HTTP 422, or an MQTT answer with
+``accepted: false``) and the session counts as refused.
+
+Over MQTT the handheld waits for the gateway's answer to each scan on
+``{prefix}/{site}/{scanner}/scan/answer`` (matched by ``msg_id``), as a person at a handheld
+waits for the beep; an answer that does not come within the timeout is counted as unanswered.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import random
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,13 +28,23 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 import httpx
+import paho.mqtt.client as paho
 
 from firmware_bridge.gs1 import with_check_digit
 from firmware_bridge.records import Scan, ScanOperation
 from firmware_bridge.wire import format_time, record_to_wire
-from simulators.mqtt_devices import Broker, device_client, publish_confirmed, sign_off
+from simulators.mqtt_devices import (
+    QOS,
+    Broker,
+    SimulatorError,
+    device_client,
+    publish_confirmed,
+    sign_off,
+)
 
 UNKNOWN_LOCATION: Final = "NO-SUCH-BIN-99"
+ANSWER_TIMEOUT_S: Final = 10.0
+SUBSCRIBE_TIMEOUT_S: Final = 10.0
 
 BUILTIN_CATALOGUE: Final[dict[str, Any]] = {
     "node": {"id": "demo-node", "name": "Demo store"},
@@ -113,26 +131,81 @@ class SessionStats:
     unexpected: list[str] = field(default_factory=list)
     """Answers that contradict the step's expectation."""
     products: list[str | None] = field(default_factory=list)
-    """Product names the gateway answered (HTTP), per accepted scan."""
+    """Product names the gateway answered, per accepted scan."""
+    unanswered: int = 0
+    """MQTT scans the gateway did not answer in time (or whose answers were not awaited)."""
+
+    def accept(self, step: Step, answer: dict[str, Any]) -> None:
+        self.accepted += 1
+        product = answer.get("product")
+        self.products.append(product.get("name") if isinstance(product, dict) else None)
+        if step.expect_refusal and answer.get("catalogue_checked"):
+            self.unexpected.append(f"{step.location}: accepted, expected a refusal")
+
+    def refuse(self, step: Step, message: str, *, expected_kind: bool = True) -> None:
+        """``expected_kind``: a refusal a wrong scan gets (not, say, a full buffer)."""
+        self.refused.append(message)
+        if not step.expect_refusal or not expected_kind:
+            self.unexpected.append(message)
 
 
 class MqttScanner:
-    """Publishes scans as the handheld ``scanner_id`` (QoS 1, Last Will ``offline``)."""
+    """Publishes scans as the handheld ``scanner_id`` (QoS 1, Last Will ``offline``) and, with
+    ``answers``, hears the gateway's answers to them."""
 
-    def __init__(self, broker: Broker, scanner_id: str) -> None:
+    def __init__(self, broker: Broker, scanner_id: str, *, answers: bool = True) -> None:
         self.broker = broker
         self.scanner_id = scanner_id
         self.run_id = uuid.uuid4().hex[:8]
+        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
         status = broker.topic(scanner_id, "status")
         self._client = device_client(broker, f"sim-{scanner_id}-{self.run_id}", status)
-        publish_confirmed(self._client, status, b"online")
+        try:
+            if answers:
+                self._listen(broker.topic(scanner_id, "scan/answer"))
+            publish_confirmed(self._client, status, b"online")
+        except BaseException:
+            self._client.disconnect()
+            self._client.loop_stop()
+            raise
         self._count = 0
 
-    def send(self, step: Step, operator: str, at: datetime) -> Scan:
+    def _listen(self, topic: str) -> None:
+        """Subscribe to ``topic`` (again after every reconnect: the session is clean)."""
+        answered = threading.Event()
+        refused: list[str] = []
+
+        def on_connect(client: paho.Client, *_: Any) -> None:
+            client.subscribe(topic, qos=QOS)
+
+        def on_subscribe(_c: paho.Client, _u: Any, _mid: int, codes: list[Any], _p: Any) -> None:
+            refused.extend(str(code) for code in codes if code.is_failure)
+            answered.set()
+
+        def on_message(_client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+            try:
+                answer = json.loads(message.payload)
+            except ValueError:
+                return
+            if isinstance(answer, dict):
+                self._answers.put(answer)
+
+        self._client.on_message = on_message
+        self._client.on_subscribe = on_subscribe
+        self._client.on_connect = on_connect
+        self._client.subscribe(topic, qos=QOS)
+        if not answered.wait(SUBSCRIBE_TIMEOUT_S):
+            raise SimulatorError(f"{self.scanner_id}: no SUBACK for {topic}")
+        if refused:
+            raise SimulatorError(f"{self.scanner_id}: subscription to {topic} refused: {refused}")
+
+    def send(self, step: Step, operator: str, at: datetime) -> tuple[Scan, str]:
+        """The scan as sent, and its ``msg_id``."""
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)
         self._count += 1
+        msg_id = f"{self.run_id}-{self._count}"
         body = {
-            "msg_id": f"{self.run_id}-{self._count}",
+            "msg_id": msg_id,
             "time": format_time(at),
             "operator": operator,
             "operation": step.operation.value,
@@ -142,9 +215,23 @@ class MqttScanner:
         }
         payload = json.dumps(body, separators=(",", ":")).encode()
         publish_confirmed(self._client, self.broker.topic(self.scanner_id, "scan"), payload)
-        return Scan(
+        scan = Scan(
             self.scanner_id, operator, step.operation, step.code, step.quantity, step.location, at
         )
+        return scan, msg_id
+
+    def answer(self, msg_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The gateway's answer to ``msg_id``, or None after ``timeout_s``; answers to earlier
+        scans that come late are passed over."""
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                answer = self._answers.get(timeout=left)
+            except queue.Empty:
+                return None
+            if answer.get("msg_id") == msg_id:
+                return answer
+        return None
 
     def close(self) -> None:
         sign_off(self._client, self.broker.topic(self.scanner_id, "status"))
@@ -191,9 +278,7 @@ def run_http_session(
         stats.sent += 1
         status, answer = http_scan(client, scanner_id, operator, step)
         if status == 200:
-            stats.accepted += 1
-            product = answer.get("product")
-            stats.products.append(product.get("name") if isinstance(product, dict) else None)
+            stats.accept(step, answer)
             scan = Scan(
                 scanner_id,
                 operator,
@@ -204,14 +289,13 @@ def run_http_session(
                 clock(),
             )
             _log(emit_log, scan, int(answer["seq"]))
-            if step.expect_refusal and answer.get("catalogue_checked"):
-                stats.unexpected.append(f"{step.location}: accepted, expected a refusal")
             continue
         error = answer.get("error", {})
-        message = f"{status} {error.get('code')}: {error.get('message')}"
-        stats.refused.append(message)
-        if not step.expect_refusal or status != 422:
-            stats.unexpected.append(message)
+        stats.refuse(
+            step,
+            f"{status} {error.get('code')}: {error.get('message')}",
+            expected_kind=status == 422,
+        )
     return stats
 
 
@@ -222,13 +306,41 @@ def run_mqtt_session(
     operator: str,
     emit_log: TextIO | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    answer_timeout_s: float = ANSWER_TIMEOUT_S,
 ) -> SessionStats:
-    """Scans a gateway could only refuse into its dead letters are not sent over MQTT."""
+    """Each accepted scan is logged as the gateway stored it (its code, location and quantity)
+    with the answer's ``seq``; the time is the scanner's, which the gateway keeps.
+    ``answer_timeout_s`` 0: answers are not awaited (a scanner without a screen, or no gateway
+    listening); every scan but the mistakes is then logged as sent, without a seq."""
     stats = SessionStats()
     for step in steps:
-        if step.expect_refusal:
-            continue
+        if answer_timeout_s == 0 and step.expect_refusal:
+            continue  # nobody would hear the refusal
         stats.sent += 1
-        _log(emit_log, scanner.send(step, operator, clock()))
-        stats.accepted += 1
+        scan, msg_id = scanner.send(step, operator, clock())
+        if answer_timeout_s == 0:
+            stats.unanswered += 1
+            _log(emit_log, scan)
+            continue
+        answer = scanner.answer(msg_id, answer_timeout_s)
+        if answer is None:
+            stats.unanswered += 1
+            stats.unexpected.append(f"{msg_id}: no answer within {answer_timeout_s:g} s")
+        elif answer.get("accepted") is True:
+            stats.accept(step, answer)
+            stored = Scan(
+                scanner.scanner_id,
+                operator,
+                step.operation,
+                str(answer["code"]),
+                int(answer["quantity"]),
+                str(answer["location"]),
+                scan.time,
+            )
+            seq = answer.get("seq")
+            _log(emit_log, stored, seq if isinstance(seq, int) else None)
+        else:
+            error = answer.get("error")
+            error = error if isinstance(error, dict) else {}
+            stats.refuse(step, f"{error.get('code')}: {error.get('message')}")
     return stats

@@ -25,6 +25,7 @@ from simulators.mqtt_devices import (
     summary,
 )
 from simulators.scanner_session import (
+    ANSWER_TIMEOUT_S,
     MqttScanner,
     SessionError,
     SessionStats,
@@ -106,9 +107,14 @@ def mqtt_devices_command(
 )  # fmt: skip
 @click.option(
     "--mistakes/--no-mistakes", default=False, show_default=True,
-    help="Also scan at an unknown location (over HTTP; refused when the gateway has a catalogue).",
+    help="Also scan at an unknown location (refused when the gateway has a catalogue).",
 )  # fmt: skip
-@emit_log_option("one scan record per accepted scan (HTTP ones with the gateway's seq)")
+@click.option(
+    "--answer-timeout", type=click.FloatRange(min=0.0), default=ANSWER_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to wait for the gateway's answer to each MQTT scan; 0: do not wait.",
+)  # fmt: skip
+@emit_log_option("one scan record per accepted scan, as the gateway stored it, with its seq")
 @seed_option()
 def scanner_command(
     via: str,
@@ -122,6 +128,7 @@ def scanner_command(
     operator: str,
     catalogue: Path | None,
     mistakes: bool,
+    answer_timeout: float,
     emit_log: Path | None,
     seed: int,
 ) -> None:
@@ -137,9 +144,16 @@ def scanner_command(
     try:
         if via in ("mqtt", "both"):
             scanner_name = f"{scanner_id}-mqtt" if via == "both" else scanner_id
-            scanner = MqttScanner(Broker(host, port, topic_prefix, site), scanner_name)
+            broker = Broker(host, port, topic_prefix, site)
+            scanner = MqttScanner(broker, scanner_name, answers=answer_timeout > 0)
             try:
-                results["mqtt"] = run_mqtt_session(scanner, steps, operator=operator, emit_log=log)
+                results["mqtt"] = run_mqtt_session(
+                    scanner,
+                    steps,
+                    operator=operator,
+                    emit_log=log,
+                    answer_timeout_s=answer_timeout,
+                )
             finally:
                 scanner.close()
         if via in ("http", "both"):
@@ -164,6 +178,7 @@ def scanner_command(
                     "accepted": stats.accepted,
                     "refused": stats.refused,
                     "products": stats.products,
+                    "unanswered": stats.unanswered,
                     "unexpected": stats.unexpected,
                 }
             )

@@ -19,6 +19,14 @@ Messages are taken from the session in batches (whatever has arrived), decoded, 
 - status messages (``online``; ``offline`` is the devices' Last Will) update ``devices``.
 A message that cannot be stored (buffer full, write failure) is retried with backoff and not
 acked meanwhile; on stop, what was not acked is redelivered by the broker after the next connect.
+
+Scans are checked like those posted to the local API (:mod:`edge.mqtt_scan_answers`: the same
+GS1 parsing and catalogue checks, accepted unchecked with a warning until a catalogue was ever
+fetched); a refused scan is dead-lettered with the reason and not stored. Every scan message is
+answered on ``.../scan/answer`` once it is durable or dead-lettered (a replay again as accepted,
+with the first seq). An answer is published without waiting: while the broker is away paho keeps
+it for the next connect, and one it cannot keep is counted (``answers_unsent``) and logged; acks
+never wait for answers.
 """
 
 from __future__ import annotations
@@ -35,22 +43,27 @@ from typing import Any, Final
 
 from edge.buffer import BufferFullError, Replayed
 from edge.config import MqttDevice
-from edge.connectors.mqtt_session import Inbound, MqttSession
+from edge.connectors.mqtt_session import Inbound, MqttSession, PublishOutcome
 from edge.connectors.serial_port import ConnectorStatus, stopped_within
 from edge.dead_letters import FILE_NAME, DeadLetter, DeadLetters
 from edge.gps_filter import GpsFilter, GpsLimits, Rejection
 from edge.mqtt_replay import dedupe_key
+from edge.mqtt_scan_answers import accepted_answer, check_mqtt_scan, refused_answer
 from edge.mqtt_topics import (
     DeviceStatus,
     MessageKind,
     PayloadError,
+    Topic,
+    answer_topic,
     decode_envelope,
     decode_status,
     parse_topic,
+    peek_msg_id,
     subscriptions,
 )
 from edge.pipeline import BufferWriteError, PipelineStoppedError, Put
-from firmware_bridge.records import Position, Record
+from edge.scan_check import CatalogueSource, CheckedScan, ScanFieldError
+from firmware_bridge.records import Position, Record, Scan
 from firmware_bridge.wire import format_time
 
 __all__ = ["COUNTER_NAMES", "MqttConnector", "Put", "dead_letters_file"]
@@ -74,6 +87,10 @@ COUNTER_NAMES = (
     "replayed",
     "store_retries",
     "dead_letters_unwritten",
+    "scans_refused",
+    "answers",
+    "answers_queued",
+    "answers_unsent",
 )
 
 
@@ -82,16 +99,28 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class _ScanReply:
+    """How to answer an accepted scan once it is durable."""
+
+    topic: str
+    msg_id: str | None
+    checked: CheckedScan
+
+
+@dataclass(frozen=True, slots=True)
 class _ToStore:
     message: Inbound
     records: list[Record]
     key: str
+    reply: _ScanReply | None = None
 
 
 @dataclass(slots=True)
 class _Batch:
     store: list[_ToStore] = field(default_factory=list)
     dead: list[tuple[Inbound, str]] = field(default_factory=list)
+    refusals: list[tuple[str, bytes]] = field(default_factory=list)
+    """Answers (topic, payload) to the scans among ``dead``, published once they are."""
     done: list[Inbound] = field(default_factory=list)
     """Acked without storing anything (status messages)."""
 
@@ -103,10 +132,14 @@ class MqttConnector:
         put: Put,
         *,
         dead_letters_path: Path | str,
+        catalogue: CatalogueSource | None = None,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.device = device
         self._put = put
+        self.catalogue = catalogue
+        """Scans are checked against what it returns; None (or it returns None): accepted
+        unchecked, with a warning in the answer."""
         self._dead_letters_path = dead_letters_path
         self._now = now
         self._counts = Counter[str]()
@@ -218,6 +251,8 @@ class MqttConnector:
             self._counts["dead_letters"] += len(batch.dead)
         for message in [m for m, _ in batch.dead] + batch.done:
             session.ack(message)
+        for topic, answer in batch.refusals:
+            self._answer(session, topic, answer)
         await self._store(session, batch.store)
 
     def _sort(self, messages: list[Inbound]) -> _Batch:
@@ -225,6 +260,7 @@ class MqttConnector:
         received_at = self._now()
         for message in messages:
             self._counts["messages"] += 1
+            topic: Topic | None = None
             try:
                 topic = parse_topic(message.topic, self.device.topic_prefix)
                 if topic.kind is MessageKind.STATUS:
@@ -233,21 +269,56 @@ class MqttConnector:
                     continue
                 records, msg_id = decode_envelope(topic, message.payload, received_at)
                 key = dedupe_key(self.name, message.topic, message.payload, msg_id)
-            except PayloadError as exc:
+                reply = None
+                if topic.kind is MessageKind.SCAN:
+                    reply = self._check_scan(topic, records, msg_id)
+                    records = [reply.checked.scan]
+            except (PayloadError, ScanFieldError) as exc:
                 log.debug("%s: dead letter from %s: %s", self.name, message.topic, exc)
-                batch.dead.append((message, str(exc)))
+                self._refuse(
+                    batch, message, topic, exc if isinstance(exc, ScanFieldError) else str(exc)
+                )
                 continue
             except Exception as exc:  # a decoder bug in one message: see the module doc
                 log.warning(
                     "%s: decoding a message from %s failed", self.name, message.topic, exc_info=True
                 )
-                batch.dead.append((message, f"cannot decode ({type(exc).__name__}): {exc}"))
+                self._refuse(batch, message, topic, f"cannot decode ({type(exc).__name__}): {exc}")
                 continue
             if not self._plausible(records):
                 batch.done.append(message)
                 continue
-            batch.store.append(_ToStore(message, records, key))
+            batch.store.append(_ToStore(message, records, key, reply))
         return batch
+
+    def _check_scan(self, topic: Topic, records: list[Record], msg_id: str | None) -> _ScanReply:
+        (scan,) = records
+        assert isinstance(scan, Scan)
+        catalogue = None if self.catalogue is None else self.catalogue()
+        checked = check_mqtt_scan(scan, catalogue)
+        return _ScanReply(answer_topic(topic, self.device.topic_prefix), msg_id, checked)
+
+    def _refuse(
+        self, batch: _Batch, message: Inbound, topic: Topic | None, error: ScanFieldError | str
+    ) -> None:
+        """Dead-letter ``message`` with ``error`` as the reason; a scan's device is also told."""
+        batch.dead.append((message, str(error)))
+        if topic is None or topic.kind is not MessageKind.SCAN:
+            return
+        self._counts["scans_refused"] += 1
+        answer = refused_answer(peek_msg_id(message.payload), error)
+        batch.refusals.append((answer_topic(topic, self.device.topic_prefix), answer))
+
+    def _answer(self, session: MqttSession, topic: str, answer: bytes) -> None:
+        outcome = session.publish(topic, answer)
+        if outcome is PublishOutcome.SENT:
+            self._counts["answers"] += 1
+        elif outcome is PublishOutcome.QUEUED:
+            self._counts["answers_queued"] += 1
+            log.info("%s: not connected; answer on %s sent after reconnecting", self.name, topic)
+        else:
+            self._counts["answers_unsent"] += 1
+            log.warning("%s: cannot send the answer on %s (%s)", self.name, topic, outcome)
 
     def _plausible(self, records: list[Record]) -> bool:
         """False (counted) when a position fails its vehicle's plausibility filter."""
@@ -299,6 +370,8 @@ class MqttConnector:
                 else:
                     self._stored(item, outcome)
                     session.ack(item.message)
+                    if item.reply is not None:
+                        self._answer_stored(session, item.reply, outcome)
             if stopped or not retry:
                 return
             self._counts["store_retries"] += 1
@@ -313,6 +386,12 @@ class MqttConnector:
                 return
             delay = min(delay * 2, STORE_RETRY_MAX_S)
             pending = retry
+
+    def _answer_stored(self, session: MqttSession, reply: _ScanReply, seqs: list[int]) -> None:
+        replayed = type(seqs) is Replayed
+        seq = seqs[0] if seqs else None
+        answer = accepted_answer(reply.msg_id, reply.checked, seq, replayed=replayed)
+        self._answer(session, reply.topic, answer)
 
     def _stored(self, item: _ToStore, seqs: list[int]) -> None:
         if type(seqs) is Replayed:

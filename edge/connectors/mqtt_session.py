@@ -5,7 +5,8 @@ lives on the loop. The session is persistent (MQTT 5: clean_start False and a se
 3.1.1: clean_session False), subscriptions are QoS 1 and renewed on every (re)connect, paho
 reconnects with exponential backoff, and messages are acknowledged manually (:meth:`ack`) once
 the caller made them durable. A message not acknowledged is redelivered by the broker after the
-next connect.
+next connect. :meth:`publish` (the gateway's answers to scanners) never waits: while disconnected
+paho keeps up to :data:`MAX_QUEUED_PUBLISHES` messages and sends them after the next connect.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final, ParamSpec
 
 import paho.mqtt.client as paho
@@ -30,6 +32,18 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 QOS: Final = 1
 INVALID_TOPIC_MARK: Final = "(topic not UTF-8) "
+MAX_QUEUED_PUBLISHES: Final = 5_000
+"""Outgoing messages paho holds (in flight or waiting for a connection); beyond, they are
+dropped rather than filling the memory while the broker is away."""
+
+
+class PublishOutcome(StrEnum):
+    SENT = "sent"
+    """Handed to the connection (QoS 1: paho resends it until the broker's PUBACK)."""
+    QUEUED = "queued"
+    """Not connected: paho sends it after the next connect."""
+    DROPPED = "dropped"
+    """Not sent and never will be (queue full, or a topic paho refuses)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,19 @@ class MqttSession:
             return False
         return bool(self._client.ack(message.mid, message.qos) == MQTTErrorCode.MQTT_ERR_SUCCESS)
 
+    def publish(self, topic: str, payload: bytes) -> PublishOutcome:
+        """Publish with QoS 1, not retained, without waiting for the broker."""
+        try:
+            info = self._client.publish(topic, payload, qos=QOS, retain=False)
+        except ValueError as exc:  # paho refuses the topic or the payload
+            log.error("%s: cannot publish to %r: %s", self._device.id, topic, exc)
+            return PublishOutcome.DROPPED
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return PublishOutcome.SENT
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            return PublishOutcome.QUEUED
+        return PublishOutcome.DROPPED
+
     def _make_client(self) -> paho.Client:
         dev = self._device
         v5 = dev.protocol == "5"
@@ -96,6 +123,7 @@ class MqttSession:
             password = None if dev.password is None else dev.password.get_secret_value()
             client.username_pw_set(dev.username, password)
         client.reconnect_delay_set(dev.reconnect_initial_s, dev.reconnect_max_s)
+        client.max_queued_messages_set(MAX_QUEUED_PUBLISHES)
         client.on_connect = self._paho_connect
         client.on_disconnect = self._paho_disconnect
         client.on_connect_fail = self._paho_connect_fail

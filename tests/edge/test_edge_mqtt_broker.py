@@ -68,7 +68,8 @@ async def test_telemetry_and_scans_reach_the_buffer(
             rows = await stored(buffer, 3)
             assert [wire(r) for r in rows] == [
                 measurement("probe-7", 1),
-                {**scan, "scanner_id": "hh-3"},
+                # checked like a scan posted to the local API: stored in bracketed form
+                {**scan, "code": "(00)395060001343520018", "scanner_id": "hh-3"},
                 measurement("probe-8", 2, -18.5),
             ]
             await until(lambda: conn.counters["measurements"] == 2)
@@ -90,6 +91,10 @@ async def test_telemetry_and_scans_reach_the_buffer(
                     "replayed": 0,
                     "store_retries": 0,
                     "dead_letters_unwritten": 0,
+                    "scans_refused": 0,
+                    "answers": 1,
+                    "answers_queued": 0,
+                    "answers_unsent": 0,
                 },
                 "positions_rejected": {"hdop": 0, "speed": 0, "not_newer": 0},
                 "devices": {},
@@ -136,6 +141,10 @@ async def test_invalid_payloads_go_to_dead_letters_and_replays_are_dropped(
                 "replayed": 1,
                 "store_retries": 0,
                 "dead_letters_unwritten": 0,
+                "scans_refused": 0,
+                "answers": 0,
+                "answers_queued": 0,
+                "answers_unsent": 0,
             }
         # Everything was acked: a new connection of the same session gets nothing again.
         async with connector(device, pipeline, tmp_path) as again:

@@ -9,7 +9,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import MqttDevice
-from edge.connectors.mqtt_session import INVALID_TOPIC_MARK, Inbound, MqttSession
+from edge.connectors import mqtt_session
+from edge.connectors.mqtt_session import (
+    INVALID_TOPIC_MARK,
+    Inbound,
+    MqttSession,
+    PublishOutcome,
+)
 from edge.mqtt_topics import PayloadError, parse_topic
 
 
@@ -38,3 +44,20 @@ async def test_a_topic_that_is_not_utf8_reaches_the_loop_as_a_topic_to_dead_lett
     assert second == Inbound("retailedge/v1/dc-1/probe-7/telemetry", b"[]", 8, 1, False, 0)
     with pytest.raises(PayloadError, match=r"^topic \S\(topic not UTF-8\) .* is not under"):
         parse_topic(first.topic)
+
+
+async def test_publishing_never_waits_for_the_broker_and_stops_queueing_at_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not connected, paho keeps a QoS 1 message for the next connect, up to the limit; one it
+    cannot keep, or a topic it refuses, is reported dropped, not raised."""
+    monkeypatch.setattr(mqtt_session, "MAX_QUEUED_PUBLISHES", 2)
+    device = MqttDevice(id="mqtt-1", type="mqtt", client_id="gw-1")
+    session = MqttSession(device, ["retailedge/v1/+/+/scan"], asyncio.get_running_loop())
+    topic = "retailedge/v1/dc-1/hh-1/scan/answer"
+    assert session.publish("retailedge/v1/+/hh-1/scan/answer", b"{}") is PublishOutcome.DROPPED
+    assert [session.publish(topic, b"{}") for _ in range(3)] == [
+        PublishOutcome.QUEUED,
+        PublishOutcome.QUEUED,
+        PublishOutcome.DROPPED,
+    ]

@@ -1,7 +1,7 @@
 """MQTT field devices and handheld scanners through a real Mosquitto and a real gateway process
-into a real cloud process: every record arrives once, scans are checked against the catalogue
-the gateway downloaded, and a cold-chain rule pushed from the cloud takes effect without a
-restart."""
+into a real cloud process: every record arrives once, scans (over HTTP and MQTT) are checked
+against the catalogue the gateway downloaded and answered, and a cold-chain rule pushed from the
+cloud takes effect without a restart."""
 
 from __future__ import annotations
 
@@ -258,27 +258,45 @@ def test_devices_and_scanners_reach_the_cloud_once_and_a_pushed_rule_takes_effec
             assert Counter(map(repr, by_kind(stored, Measurement))) == Counter(
                 map(repr, measurements)
             )
-            # Scans over MQTT exactly; over HTTP at the seq the gateway answered, as it
-            # answered (the time is the gateway's).
-            mqtt_scans = [record_from_wire(r) for r in scan_lines if "seq" not in r]
+            # Each accepted scan at the seq the gateway answered, as it answered: over MQTT
+            # exactly (the time is the handheld's), over HTTP but for the time (the gateway's).
+            mqtt_lines = [r for r in scan_lines if r["scanner_id"] == "hh-1-mqtt"]
+            http_scans = [r for r in scan_lines if r["scanner_id"] == "hh-1-http"]
+            assert (len(mqtt_lines), len(http_scans)) == (4, 4)
+            mqtt_scans = [record_from_wire({k: v for k, v in line.items() if k != "seq"})
+                          for line in mqtt_lines]  # fmt: skip
+            assert [stored[line["seq"]] for line in mqtt_lines] == mqtt_scans
             assert sorted(map(repr, mqtt_scans)) == sorted(
                 repr(s) for s in by_kind(stored, Scan) if s.scanner_id == "hh-1-mqtt"
             )
-            http_scans = [r for r in scan_lines if "seq" in r]
-            assert len(http_scans) == 4
             for line in http_scans:
                 logged = record_from_wire({k: v for k, v in line.items() if k != "seq"})
                 assert isinstance(logged, Scan)
                 assert same_except_time(stored[line["seq"]], logged), (stored[line["seq"]], line)
             assert {s.location for s in mqtt_scans} == {"DOCK-1", "C-01-01"}
-            report = json.loads(scanner.log_path.read_text().splitlines()[-1])
-            assert report["via"] == "http" and report["products"] == [
+            mqtt_report, report = map(json.loads, scanner.log_path.read_text().splitlines()[-2:])
+            products = [
                 None,  # the pallet (SSCC)
                 "Fresh milk 1 L, case of 12",
                 "Fresh milk 1 L",
                 "Fresh milk 1 L",
             ]
+            assert report["via"] == "http" and report["products"] == products
             assert [msg.split(":")[0] for msg in report["refused"]] == ["422 unknown_location"]
+            # The mistake over MQTT is refused too: answered, dead-lettered, not stored.
+            assert (mqtt_report["via"], mqtt_report["sent"], mqtt_report["accepted"]) == (
+                "mqtt",
+                5,
+                4,
+            )
+            assert mqtt_report["products"] == products and mqtt_report["unanswered"] == 0
+            assert [msg.split(":")[0] for msg in mqtt_report["refused"]] == ["unknown_location"]
+
+            def refusal_counted() -> bool:
+                counters = gateway_status(data_dir)["connectors"]["mqtt-1"]["counters"]
+                return (counters["scans_refused"], counters["dead_letters"]) == (1, 1)
+
+            wait_until(refusal_counted, 5, "the gateway to count the refused MQTT scan")
             assert by_kind(stored, Alarm) == []
             wait_until(
                 lambda: mqtt_status(data_dir, "dying-probe") == "offline",

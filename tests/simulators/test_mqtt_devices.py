@@ -148,6 +148,7 @@ def test_devices_and_scanner_over_a_real_broker(
         scans = CliRunner().invoke(
             simulate_group,
             ["scanner", "--via", "mqtt", *broker_args, "--scanner-id", "hh-7",
+             "--answer-timeout", "0",  # no gateway listens here: nobody answers
              "--emit-log", str(tmp_path / "scans.jsonl")],
         )  # fmt: skip
         assert scans.exit_code == 0, scans.output
