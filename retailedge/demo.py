@@ -1,7 +1,9 @@
-"""``retailedge demo``: the cloud, a van gateway fed by a simulated GPS receiver on a
-pseudo-terminal, and a warehouse gateway, all on embedded defaults, with live counts and a
-lost-record summary; and the business chain on top: the example network imported, goods
-received by a handheld at the warehouse gateway, channel orders allocated from that stock."""
+"""``retailedge demo``: the cloud, a van gateway fed by a simulated GPS receiver and a chiller
+probe (Modbus RTU) on pseudo-terminals, and a warehouse gateway, all on embedded defaults, with
+live counts and a lost-record summary; and the business chain on top: the example network
+imported, the van registered as a reefer courier, goods received by a handheld at the warehouse
+gateway, channel orders allocated from that stock and planned onto the van, a tracking link.
+Mid-demo the chiller leaves its band and the van gateway raises a cold-chain excursion."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ import click
 import httpx
 
 from retailedge.demo_business import (
+    DEMO_NODE,
     Channel,
     DemoFlowError,
     OrderFlow,
@@ -31,8 +35,19 @@ from retailedge.demo_business import (
     provision,
     setup_network,
 )
-from retailedge.demo_config import write_gateway_config
+from retailedge.demo_config import load_template, write_gateway_config
+from retailedge.demo_console import ConsoleLogin, console_login
 from retailedge.demo_report import BusinessReport
+from retailedge.demo_van import (
+    Chiller,
+    ChillerBus,
+    ChillerState,
+    ChillerWatch,
+    courier_body,
+    courier_summary,
+    register_courier,
+    van_chiller,
+)
 from retailedge.processes import (
     Child,
     DemoProcessError,
@@ -48,9 +63,14 @@ from simulators.routes import route_by_name
 from simulators.run_gps import run_gps_van
 
 RECORD_KINDS = ("position", "measurement", "tag_read", "scan", "alarm", "tag_event")
+GATEWAY_KINDS = ("measurement", "alarm")
+"""Counted where the gateways make them (a probe value is read only when the gateway asks;
+an alarm is the gateway's own); positions and scans are counted where they are sent."""
 GATEWAY_STOP_TIMEOUT_S = 60.0
 VAN_ID = "van-01"
+VAN_TEMPLATE = "van-gateway.toml"
 WAREHOUSE_ID = "wh-01"
+OPERATOR = "demo-operator"
 ORDER_SEED = 0
 
 
@@ -61,6 +81,9 @@ class DemoSummary:
     stored: dict[str, int]
     business: BusinessReport
     urls: dict[str, str] = field(default_factory=dict)
+    console: ConsoleLogin | None = None
+    chiller: dict[str, Any] | None = None
+    courier: dict[str, Any] | None = None
 
     @property
     def lost(self) -> int:
@@ -78,6 +101,9 @@ class DemoSummary:
             "stored": self.stored,
             "lost": self.lost,
             **self.business.as_json(),
+            **({} if self.console is None else {"console": self.console.as_json()}),
+            **({} if self.chiller is None else {"chiller": self.chiller}),
+            **({} if self.courier is None else {"courier": self.courier}),
         }
 
 
@@ -155,6 +181,9 @@ class Demo:
         self.fixes_emitted = 0
         self.started_at = time.time()
         self.business = BusinessReport(node_id="")
+        self.console: ConsoleLogin | None = None
+        self.chiller: Chiller = van_chiller(load_template(VAN_TEMPLATE))
+        self.chiller_watch = ChillerWatch(self.chiller, lambda message: _say(settings, message))
 
     @property
     def cloud_dir(self) -> Path:
@@ -203,15 +232,19 @@ class Demo:
                     admin_client,
                     cloud_dir / "operator.json",
                     "/api/v1/users",
-                    {"name": "demo-operator", "role": "operator"},
+                    {"name": OPERATOR, "role": "operator"},
                     verify="/api/v1/stats",
                 )
                 operator_client.headers["Authorization"] = f"Bearer {operator['api_key']}"
+                self.console = await asyncio.to_thread(
+                    console_login, cloud_dir, f"{url}/console", OPERATOR
+                )
                 _say(
                     settings,
                     f"[demo] cloud on {url}  (API docs {url}/docs, operator key in "
                     f"{cloud_dir / 'operator.json'}, admin key in {cloud_dir / 'admin.json'})",
                 )
+                _say(settings, f"[demo] {self.console.line()}")
                 yield CloudHandle(url, admin_client, operator_client)
         finally:
             # Gateways still running after a failure are stopped before the cloud.
@@ -227,6 +260,7 @@ class Demo:
         gateway_id: str,
         cloud_url: str,
         serial_port: Path | None,
+        modbus_port: Path | None = None,
     ) -> Child:
         settings = self.settings
         creds = await provision(
@@ -244,6 +278,7 @@ class Demo:
             cloud_url=cloud_url,
             token=creds["token"],
             serial_port=serial_port,
+            modbus_port=modbus_port,
         )
         child = start_child(
             f"gateway {gateway_id}",
@@ -269,54 +304,95 @@ class Demo:
                 gateway_id=WAREHOUSE_ID,
                 say=lambda message: _say(settings, message),
             )
-            route = route_by_name(settings.city)
-            port = PtyPort.open(settings.data_dir / f"{VAN_ID}-gps.tty")
-            simulator = GpsVanSimulator(
-                route=route, rate_hz=settings.gps_rate_hz, vehicle_id=VAN_ID
+            body = courier_body(
+                courier_id=VAN_ID,
+                gps_device_id=VAN_ID,
+                home_node_id=DEMO_NODE,
+                chiller=self.chiller,
+                now=datetime.now(UTC),
             )
-            _say(
-                settings,
-                f"[demo] simulated GPS receiver of {VAN_ID} on {port.slave_path} "
-                f"({settings.gps_rate_hz:g} Hz, route {settings.city})",
+            await register_courier(cloud.admin, body, lambda message: _say(settings, message))
+            # The probe answers before the gateway first asks, and until it stopped asking.
+            chiller_bus = ChillerBus.start(
+                self.chiller, settings.data_dir / f"{self.chiller.device_id}.tty"
             )
-            gateways = [
-                await self.start_gateway(
-                    cloud.admin, "van-gateway.toml", VAN_ID, cloud.url, port.link_path
-                ),
-                await self.start_gateway(
-                    cloud.admin, "warehouse-gateway.toml", WAREHOUSE_ID, cloud.url, None
-                ),
-            ]
-            emit_log = settings.data_dir / f"{VAN_ID}-emitted.jsonl"
-            gps_task = asyncio.create_task(run_gps_van(simulator, port, None, emit_log=emit_log))
-            flow = self._order_flow(cloud, channels)
-            self.business = flow.report
-            flow_task = asyncio.create_task(flow.run())
             try:
-                await self._watch(cloud.operator, baseline, gps_task, flow_task, simulator)
+                _say(settings, chiller_bus.line())
+                return await self._drive(cloud, baseline, channels, chiller_bus)
             finally:
-                for task in (flow_task, gps_task):
-                    task.cancel()
-                    # A task's own failure was raised by _watch already; here it must not
-                    # keep the gateways from being stopped.
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
-                self.fixes_emitted = simulator.stats.fixes_emitted
-                await port.drain()
-                await self._drain_gateways(gateways)
-                port.close()
-            stored_now = await _cloud_stored(cloud.operator)
-            statuses = self.statuses()
-            produced = {"position": self.fixes_emitted}
-            if self.business.scans_accepted:
-                produced["scan"] = self.business.scans_accepted
-            return DemoSummary(
-                produced=produced,
-                acknowledged=_sum_counts(statuses, "acknowledged"),
-                stored={kind: stored_now[kind] - baseline.get(kind, 0) for kind in RECORD_KINDS},
-                business=self.business,
-                urls={"cloud": cloud.url},
-            )
+                await chiller_bus.stop()
+
+    async def _drive(
+        self,
+        cloud: CloudHandle,
+        baseline: Mapping[str, int],
+        channels: list[Channel],
+        chiller_bus: ChillerBus,
+    ) -> DemoSummary:
+        """The gateways and the GPS simulator, the order flow, live counts; then the summary."""
+        settings = self.settings
+        route = route_by_name(settings.city)
+        port = PtyPort.open(settings.data_dir / f"{VAN_ID}-gps.tty")
+        simulator = GpsVanSimulator(route=route, rate_hz=settings.gps_rate_hz, vehicle_id=VAN_ID)
+        _say(
+            settings,
+            f"[demo] simulated GPS receiver of {VAN_ID} on {port.slave_path} "
+            f"({settings.gps_rate_hz:g} Hz, route {settings.city})",
+        )
+        gateways = [
+            await self.start_gateway(
+                cloud.admin,
+                VAN_TEMPLATE,
+                VAN_ID,
+                cloud.url,
+                port.link_path,
+                chiller_bus.port.link_path,
+            ),
+            await self.start_gateway(
+                cloud.admin, "warehouse-gateway.toml", WAREHOUSE_ID, cloud.url, None
+            ),
+        ]
+        emit_log = settings.data_dir / f"{VAN_ID}-emitted.jsonl"
+        gps_task = asyncio.create_task(run_gps_van(simulator, port, None, emit_log=emit_log))
+        flow = self._order_flow(cloud, channels)
+        self.business = flow.report
+        flow_task = asyncio.create_task(flow.run())
+        try:
+            await self._watch(cloud.operator, baseline, gps_task, flow_task, simulator, chiller_bus)
+        finally:
+            for task in (flow_task, gps_task):
+                task.cancel()
+                # A task's own failure was raised by _watch already; here it must not
+                # keep the gateways from being stopped.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.fixes_emitted = simulator.stats.fixes_emitted
+            await port.drain(timeout_s=10.0)
+            await self._drain_gateways(gateways)
+            port.close()
+        stored_now = await _cloud_stored(cloud.operator)
+        statuses = self.statuses()
+        produced = {"position": self.fixes_emitted}
+        if self.business.scans_accepted:
+            produced["scan"] = self.business.scans_accepted
+        made = _sum_counts(statuses, "produced")
+        produced.update({kind: made[kind] for kind in GATEWAY_KINDS if made.get(kind)})
+        chiller = ChillerState.from_status(statuses[0], self.chiller)
+        return DemoSummary(
+            produced=produced,
+            acknowledged=_sum_counts(statuses, "acknowledged"),
+            stored={kind: stored_now[kind] - baseline.get(kind, 0) for kind in RECORD_KINDS},
+            business=self.business,
+            urls={"cloud": cloud.url},
+            console=self.console,
+            chiller={
+                **self.chiller.as_json(),
+                "probe_answers": chiller_bus.bus.stats.answered,
+                "last_c": chiller.last_c,
+                "alarms_raised": chiller.alarms_raised,
+            },
+            courier=await courier_summary(cloud.operator, VAN_ID),
+        )
 
     def _order_flow(self, cloud: CloudHandle, channels: list[Channel]) -> OrderFlow:
         warehouse_dir = self.gateway_dirs[-1]
@@ -337,6 +413,7 @@ class Demo:
         gps_task: asyncio.Task[Any],
         flow_task: asyncio.Task[BusinessReport],
         simulator: GpsVanSimulator,
+        chiller_bus: ChillerBus,
     ) -> None:
         """Live counts once a second until Ctrl-C, or until ``--duration`` is up and the order
         flow has finished."""
@@ -353,6 +430,7 @@ class Demo:
                 if gps_task.done():
                     gps_task.result()
                     raise DemoProcessError("the GPS simulator stopped unexpectedly")
+                chiller_bus.check()
                 if flow_task.done() and not reported:
                     reported = True
                     report = flow_task.result()
@@ -393,18 +471,25 @@ class Demo:
         except httpx.HTTPError as exc:
             _say(self.settings, f"[demo] cloud stats unavailable: {exc}")
             return
-        acked = _sum_counts(self.statuses(), "acknowledged")
-        buffered = sum(int((s.get("buffer") or {}).get("records", 0)) for s in self.statuses())
+        statuses = self.statuses()
+        acked = _sum_counts(statuses, "acknowledged")
+        buffered = sum(int((s.get("buffer") or {}).get("records", 0)) for s in statuses)
+        chiller = ChillerState.from_status(statuses[0], self.chiller)
+        self.chiller_watch.update(chiller)
+        celsius = "   —" if chiller.last_c is None else f"{chiller.last_c:4.1f}"
         _say(
             self.settings,
             f"[demo] {elapsed:5.0f}s  gps fixes emitted {simulator.stats.fixes_emitted:6d}  "
             f"acknowledged {sum(acked.values()):6d}  buffered {buffered:5d}  "
             f"stored positions {stored['position'] - baseline.get('position', 0):6d}  "
-            f"scans {stored['scan'] - baseline.get('scan', 0):3d}",
+            f"scans {stored['scan'] - baseline.get('scan', 0):3d}  "
+            f"chiller {celsius} °C  "
+            f"measurements {stored['measurement'] - baseline.get('measurement', 0):4d}  "
+            f"alarms {stored['alarm'] - baseline.get('alarm', 0):2d}",
         )
 
     async def _drain_gateways(self, gateways: list[Child]) -> None:
-        await self._wait_until_read(self.fixes_emitted, timeout_s=5.0)
+        await self._wait_until_read(self.fixes_emitted, timeout_s=15.0)
         codes = await asyncio.gather(*(g.stop(GATEWAY_STOP_TIMEOUT_S) for g in gateways))
         for gateway, code in zip(gateways, codes, strict=True):
             if code != 0:
@@ -453,7 +538,8 @@ def _provision(argv: list[str], cloud_dir: Path, file_name: str) -> dict[str, An
     "as_json",
     is_flag=True,
     help="Print one JSON object at the end: records produced, acknowledged, stored and lost, "
-    "scans, stock received, orders placed/allocated/failed, oversold, one allocation's why.",
+    "scans, stock received, orders placed/allocated/failed, oversold, one allocation's why, "
+    "the chiller and the courier, the tracking link, the console login.",
 )
 @click.option(
     "--data-dir",
@@ -498,8 +584,9 @@ def demo_command(
     city: str,
     orders: int,
 ) -> None:
-    """Run the cloud, a van gateway with a simulated GPS and a warehouse gateway on this
-    machine; receive goods at the warehouse gateway and allocate channel orders from them."""
+    """Run the cloud, a reefer van's gateway with a simulated GPS and chiller probe and a
+    warehouse gateway on this machine; receive goods at the warehouse gateway, allocate channel
+    orders from them, plan them onto the van; its chiller leaves its band mid-demo."""
     temporary = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="retailedge-demo-")) if data_dir is None else data_dir
     root.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urljoin
 
 import httpx
 
@@ -28,7 +29,7 @@ from retailedge.demo_plan import (
     stock_figures,
     unit_sku_ids,
 )
-from retailedge.demo_report import BusinessReport, FailedOrder
+from retailedge.demo_report import BusinessReport, FailedOrder, TrackingLink
 from simulators.scanner_session import catalogue_body, http_scan
 
 CATALOGUE_KINDS: Final = ("nodes", "zones", "locations", "skus", "manifests", "channels", "members")
@@ -53,7 +54,7 @@ def default_catalogue_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "deploy" / "catalogue"
 
 
-def _checked(response: httpx.Response, what: str, *ok: int) -> Any:
+def checked(response: httpx.Response, what: str, *ok: int) -> Any:
     if response.status_code not in (ok or (200,)):
         raise DemoFlowError(f"{what}: HTTP {response.status_code}: {response.text[:500]}")
     return response.json()
@@ -103,7 +104,7 @@ async def provision(
     kept = _kept(path)
     if kept is not None:
         return kept
-    created: dict[str, Any] = _checked(await client.post(url, json=dict(body)), url, 201)
+    created: dict[str, Any] = checked(await client.post(url, json=dict(body)), url, 201)
     _keep(path, created)
     if verify is not None:
         headers = {"Authorization": f"Bearer {created['api_key']}"}
@@ -119,7 +120,7 @@ async def _all_items(client: httpx.AsyncClient, url: str) -> list[dict[str, Any]
     items: list[dict[str, Any]] = []
     offset: int | None = 0
     while offset is not None:
-        page = _checked(await client.get(url, params={"limit": 500, "offset": offset}), url)
+        page = checked(await client.get(url, params={"limit": 500, "offset": offset}), url)
         items += page["items"]
         offset = page["next_offset"]
     return items
@@ -156,7 +157,7 @@ async def setup_network(
         path = catalogue_dir / f"{kind}.csv"
         if not path.is_file():
             raise DemoFlowError(f"the example catalogue file {path} is missing")
-        answer = _checked(
+        answer = checked(
             await admin.post(
                 "/api/v1/catalogue/import",
                 data={"kind": kind},
@@ -175,10 +176,10 @@ async def setup_network(
 
 async def _install_gateway(admin: httpx.AsyncClient, gateway_id: str, say: Say) -> None:
     node_url = f"/api/v1/nodes/{DEMO_NODE}"
-    node = _checked(await admin.get(node_url), node_url)
+    node = checked(await admin.get(node_url), node_url)
     if gateway_id not in node["gateways"]:
         node["gateways"] = sorted([*node["gateways"], gateway_id])
-        _checked(await admin.put(node_url, json=node), f"installing {gateway_id}", 200, 201)
+        checked(await admin.put(node_url, json=node), f"installing {gateway_id}", 200, 201)
         await eventually(
             lambda: admin.get(node_url),
             lambda response: gateway_id in response.json().get("gateways", []),
@@ -323,16 +324,24 @@ class OrderFlow:
         reserved_before = stock_figures(await self._levels(None), DEMO_NODE).reserved_total
         keys = {c.id: c.key for c in self.channels}
         first: dict[str, str] = {}
+        allocated: list[tuple[datetime, PlannedOrder, str]] = []
         for order in plan:
             placed = await self._place(order, keys[order.channel])
             if placed is not None:
                 first.setdefault(placed["status"], placed["order_id"])
+                if placed["status"] == "allocated" and placed["promise_by"]:
+                    due = datetime.fromisoformat(placed["promise_by"])
+                    allocated.append((due, order, placed["order_id"]))
         after = stock_figures(await self._levels(None), DEMO_NODE)
         self.report.units_reserved = after.reserved_total - reserved_before
         self.report.oversold = after.oversold
         chosen = first.get("allocated") or first.get("failed")
         if chosen is not None:
             self.report.allocation_why = await self._why(chosen)
+        if allocated:
+            # The order due soonest is the one dispatch plans first: its page shows an ETA.
+            _, order, order_id = min(allocated, key=lambda item: item[0])
+            self.report.tracking = await self._tracking_link(order, order_id)
 
     async def _place(self, order: PlannedOrder, key: str) -> dict[str, Any] | None:
         report = self.report
@@ -365,9 +374,23 @@ class OrderFlow:
             self.say(f"{label}: {placed['status']}, {reason}")
         return placed
 
+    async def _tracking_link(self, order: PlannedOrder, order_id: str) -> TrackingLink:
+        """A tracking link made with the operator's key; its page on the cloud's address."""
+        url = f"/api/v1/orders/{order_id}/tracking-link"
+        response = await eventually(
+            lambda: self.operator.post(url),
+            lambda response: response.status_code != 404,
+            f"POST {url}",
+        )
+        link = checked(response, f"POST {url}", 201)
+        page = urljoin(str(self.operator.base_url), str(link["url"]))
+        tracking = TrackingLink(order_id, order.channel, order.external_id, page)
+        self.say(f"[demo] {tracking.line()}")
+        return tracking
+
     async def _why(self, order_id: str) -> dict[str, Any]:
         url = f"/api/v1/orders/{order_id}"
-        order = _checked(await self.operator.get(url), url)
+        order = checked(await self.operator.get(url), url)
         decision = order.get("allocation") or {}
         return {
             "order_id": order_id,
@@ -386,7 +409,7 @@ class OrderFlow:
 
     async def _levels(self, node_id: str | None) -> list[dict[str, Any]]:
         params = {} if node_id is None else {"node_id": node_id}
-        levels: list[dict[str, Any]] = _checked(
+        levels: list[dict[str, Any]] = checked(
             await self.operator.get("/api/v1/stock", params=params), "GET /api/v1/stock"
         )
         return levels
@@ -394,7 +417,7 @@ class OrderFlow:
     async def _exception_count(self) -> int:
         count, after = 0, 0
         while True:
-            page = _checked(
+            page = checked(
                 await self.operator.get(
                     "/api/v1/stock/exceptions", params={"after": after, "limit": PAGE}
                 ),

@@ -17,6 +17,28 @@ class FailedOrder:
         return {"channel": self.channel, "external_id": self.external_id, "reason": self.reason}
 
 
+@dataclass(frozen=True, slots=True)
+class TrackingLink:
+    """The customer's tracking page of one allocated order."""
+
+    order_id: str
+    channel: str
+    external_id: str
+    url: str
+
+    def line(self) -> str:
+        order = f"{self.order_id} ({self.channel} {self.external_id})"
+        return f"Tracking page for order {order}: {self.url}"
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "order_id": self.order_id,
+            "channel": self.channel,
+            "external_id": self.external_id,
+            "url": self.url,
+        }
+
+
 @dataclass
 class BusinessReport:
     node_id: str
@@ -38,6 +60,7 @@ class BusinessReport:
     """Reserved units gained over every node while the orders were placed."""
     oversold: int = 0
     allocation_why: dict[str, Any] | None = None
+    tracking: TrackingLink | None = None
 
     @property
     def orders_failed(self) -> int:
@@ -85,6 +108,7 @@ class BusinessReport:
             "units_reserved": self.units_reserved,
             "oversold": self.oversold,
             "allocation_why": self.allocation_why,
+            "tracking": None if self.tracking is None else self.tracking.as_json(),
         }
 
     def text_lines(self) -> list[str]:
@@ -105,6 +129,8 @@ class BusinessReport:
                 f"why {why['order_id']} ({why['channel']} {why['external_id']}, "
                 f"{why['outcome']}, promise {why['promise_class']}): {why['summary']}"
             )
+        if self.tracking is not None:
+            lines.append(self.tracking.line())
         if not self.completed:
             lines.append("the order flow was interrupted before it finished")
         return lines

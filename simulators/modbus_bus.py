@@ -2,8 +2,9 @@
 
 Each probe answers 03/04/06 from the register map of its device profile, serving a seeded,
 slowly varying cold-room climate (around 2-4 degC). Behaviours make the bad cases real: a
-``drift`` probe warms out of band, a ``silent`` probe never answers (the master times out), an
-``exception`` probe answers every request with "illegal data address". A correction setting
+``drift`` probe warms out of band (from the start, or after ``drift_after_s``), a ``silent``
+probe never answers (the master times out), an ``exception`` probe answers every request with
+"illegal data address". A correction setting
 written with 06 (``corrects`` in the profile) shifts the value served, as on the device. Frames
 are delimited the RTU way, by at least 3.5 character times of line silence; CRC errors and
 requests for absent slaves get no answer, as on a real bus. The pure part (:class:`ModbusBus`)
@@ -51,6 +52,8 @@ ILLEGAL_DATA_ADDRESS = 0x02
 ILLEGAL_DATA_VALUE = 0x03
 DRIFT_C_PER_S = 0.05
 """How fast a ``drift`` probe warms: 3 degC a minute, out of a 2-4 degC band within a minute."""
+DRIFT_CEILING_C = 25.0
+"""A failed chiller warms to the room around it, no further (and stays inside the probes' range)."""
 DEFAULT_PROBES = "1:xy-md02,2:rs-ws-n01-8,3:xy-md02:drift,4:xy-md02:silent,5:rs-ws-n01-8:exception"
 _MIN_SILENCE_S = 0.002  # event-loop timers are not finer than this
 _NO_READER_POLL_S = 0.05
@@ -94,19 +97,22 @@ def parse_probes(text: str) -> list[ProbeSpec]:
 
 
 class ColdRoom:
-    """Seeded true climate at one probe: slow sinusoids, plus a warming trend if drifting."""
+    """Seeded true climate at one probe: slow sinusoids, plus a warming trend if drifting
+    (from ``drift_after_s`` on: a compartment that holds its band for a while, then fails)."""
 
-    def __init__(self, seed: int, slave: int, drifting: bool) -> None:
+    def __init__(self, seed: int, slave: int, drifting: bool, drift_after_s: float = 0.0) -> None:
         rng = random.Random(f"cold-room:{seed}:{slave}")
         self._temperature = (rng.uniform(2.6, 3.4), rng.uniform(0.3, 0.5), rng.uniform(300, 900))
         self._humidity = (rng.uniform(82.0, 88.0), rng.uniform(1.0, 3.0), rng.uniform(400, 1200))
         self._phase = rng.uniform(0, 2 * math.pi)
         self._drift = DRIFT_C_PER_S if drifting else 0.0
+        self._drift_after_s = drift_after_s
 
     def temperature(self, elapsed_s: float) -> float:
         base, amplitude, period = self._temperature
         wave = amplitude * math.sin(2 * math.pi * elapsed_s / period + self._phase)
-        return base + wave + self._drift * elapsed_s
+        warming = self._drift * max(0.0, elapsed_s - self._drift_after_s)
+        return base + wave + min(warming, DRIFT_CEILING_C - base)
 
     def humidity(self, elapsed_s: float) -> float:
         base, amplitude, period = self._humidity
@@ -138,10 +144,13 @@ class Reply:
 class SimulatedProbe:
     """One slave: its profile's register map over a cold-room climate, plus its settings."""
 
-    def __init__(self, spec: ProbeSpec, profile: DeviceProfile, seed: int) -> None:
+    def __init__(
+        self, spec: ProbeSpec, profile: DeviceProfile, seed: int, drift_after_s: float = 0.0
+    ) -> None:
         self.spec = spec
         self.profile = profile
-        self.climate = ColdRoom(seed, spec.slave, spec.behaviour is Behaviour.DRIFT)
+        drifting = spec.behaviour is Behaviour.DRIFT
+        self.climate = ColdRoom(seed, spec.slave, drifting, drift_after_s)
         self.settings = {setting.address: setting.default for setting in profile.settings}
 
     @property
@@ -242,9 +251,14 @@ class ModbusBus:
         self.stats = BusStats()
 
     @classmethod
-    def from_specs(cls, specs: Sequence[ProbeSpec], seed: int) -> ModbusBus:
+    def from_specs(
+        cls, specs: Sequence[ProbeSpec], seed: int, drift_after_s: float = 0.0
+    ) -> ModbusBus:
+        """``drift_after_s``: seconds of the bus's time before ``drift`` probes start warming."""
         profiles = {name: load_profile(name) for name in {spec.profile for spec in specs}}
-        return cls([SimulatedProbe(spec, profiles[spec.profile], seed) for spec in specs])
+        return cls(
+            [SimulatedProbe(spec, profiles[spec.profile], seed, drift_after_s) for spec in specs]
+        )
 
     def handle(self, frame: bytes, elapsed_s: float) -> Reply:
         stats = self.stats

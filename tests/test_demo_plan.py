@@ -1,17 +1,22 @@
 """The demo's business plan and report (pure): scans and the units they book, orders near the
-node in each channel's shape, stock figures, and the checks that fail a run."""
+node in each channel's shape, stock figures, and the checks that fail a run; the tracking link
+and the console login it prints and keeps."""
 
 from __future__ import annotations
 
 import json
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cloud.console.passwords import check_strength
 from firmware_bridge.gs1_barcode import parse_barcode
 from firmware_bridge.records import ScanOperation
+from retailedge.demo import DemoSummary
+from retailedge.demo_console import CONSOLE_FILE, ConsoleLogin, new_password, stored_login
 from retailedge.demo_plan import (
     PlanError,
     order_plan,
@@ -21,7 +26,7 @@ from retailedge.demo_plan import (
     stock_figures,
     unit_sku_ids,
 )
-from retailedge.demo_report import BusinessReport, FailedOrder
+from retailedge.demo_report import BusinessReport, FailedOrder, TrackingLink
 from simulators.geo import haversine_m
 
 SNAPSHOT: dict[str, Any] = {
@@ -208,8 +213,62 @@ def test_an_inconsistent_report_names_the_problem(change: dict[str, Any], proble
     assert problem in report.problems()[0]
 
 
+def test_the_tracking_link_is_printed_and_summarised() -> None:
+    report = _consistent()
+    assert report.as_json()["tracking"] is None
+    report.tracking = TrackingLink("ord-1", "meituan", "DEMO-2", "http://127.0.0.1:8800/t/abc")
+    assert report.as_json()["tracking"] == {
+        "order_id": "ord-1",
+        "channel": "meituan",
+        "external_id": "DEMO-2",
+        "url": "http://127.0.0.1:8800/t/abc",
+    }
+    assert report.text_lines()[-1] == (
+        "Tracking page for order ord-1 (meituan DEMO-2): http://127.0.0.1:8800/t/abc"
+    )
+    assert report.problems() == []
+
+
 def test_an_interrupted_flow_is_not_a_failure() -> None:
     report = BusinessReport(node_id="fw-1", scans_sent=2, units_scanned=10)
     assert report.problems() == []
     assert report.as_json()["order_flow"] == "interrupted"
     assert report.text_lines()[-1] == "the order flow was interrupted before it finished"
+
+
+URL = "http://127.0.0.1:8800/console"
+
+
+def test_the_console_login_is_printed_and_summarised() -> None:
+    login = ConsoleLogin(URL, "demo-operator", "k3Y_9xQ-2mN7pL0a")
+    assert login.line() == (
+        "Console: http://127.0.0.1:8800/console — user demo-operator, password k3Y_9xQ-2mN7pL0a"
+    )
+    summary = DemoSummary({}, {}, {}, BusinessReport(node_id="fw-1"), console=login)
+    assert summary.as_json()["console"] == {
+        "url": URL,
+        "user": "demo-operator",
+        "password": "k3Y_9xQ-2mN7pL0a",
+    }
+    assert "console" not in DemoSummary({}, {}, {}, BusinessReport(node_id="fw-1")).as_json()
+
+
+def test_new_passwords_are_random_and_pass_the_console_rules() -> None:
+    passwords = {new_password() for _ in range(50)}
+    assert len(passwords) == 50
+    for password in passwords:
+        check_strength(password)
+        assert len(password) == 16 and password.isprintable() and " " not in password
+
+
+def test_a_kept_login_is_reused_only_for_the_same_user(tmp_path: Path) -> None:
+    path = tmp_path / CONSOLE_FILE
+    assert stored_login(path, URL, "demo-operator") is None  # none yet
+    path.write_text(json.dumps({"user": "demo-operator", "password": "k3Y_9xQ-2mN7pL0a"}))
+    assert stored_login(path, URL, "demo-operator") == ConsoleLogin(
+        URL, "demo-operator", "k3Y_9xQ-2mN7pL0a"
+    )
+    assert stored_login(path, URL, "ops") is None
+    for unusable in ("{not json", "[]", json.dumps({"user": "demo-operator", "password": ""})):
+        path.write_text(unusable)
+        assert stored_login(path, URL, "demo-operator") is None

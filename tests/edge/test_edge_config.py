@@ -146,7 +146,7 @@ def test_missing_token_sources_and_files(tmp_path: Path) -> None:
 
 
 EXAMPLE_CONFIGS = [
-    ("van-gateway.toml", ["nmea_gps"]),
+    ("van-gateway.toml", ["nmea_gps", "modbus_rtu"]),
     ("warehouse-gateway.toml", []),
     ("coldroom-dock-gateway.toml", ["modbus_rtu", "rfid_r2000"]),
     ("fleet-gateway.toml", ["mqtt"]),

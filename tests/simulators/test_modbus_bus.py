@@ -81,6 +81,9 @@ def test_climate_varies_slowly_and_the_drifting_probe_leaves_the_band(bus: Modbu
     assert abs(temperature(1, 60.0) - temperature(1, 0.0)) < 0.5
     assert 2.0 <= temperature(3, 0.0) <= 4.0
     assert temperature(3, 120.0) > 6.0
+    # a failed chiller warms to the room around it and stays there, inside the probe's range
+    assert 24.0 <= temperature(3, 3_600.0) <= 25.6
+    assert abs(temperature(3, 7_200.0) - temperature(3, 3_600.0)) < 1.0
 
 
 def test_same_seed_same_values_other_seed_other_values() -> None:
