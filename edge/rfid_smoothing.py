@@ -1,7 +1,10 @@
 """TagReads -> TagEvents: arrivals in and departures from a reader's zone, passes through a door.
 
-Pure: every time comes in with a read or a :meth:`TagSmoother.tick`. A tag *arrives* with its
-first read and *departs* once it has not been read for ``hold_s`` (the event is dated
+Pure: every time comes in with a read or a :meth:`TagSmoother.tick`. A tag *arrives* once it has
+been read ``confirm_reads`` times (2) within ``hold_s`` of each other, the event dated at its first
+read: the R2000's one-byte checksum lets about one corrupted frame in 256 through, and such a
+frame is a single read of a tag that is not there. A tag *departs* once it has not been read for
+``hold_s`` (the event is dated
 ``last_seen + hold_s``, whatever the tick cadence). At a dock door (outside and inside antennas
 configured) a departing tag read on both antennas also *passed* the door: ``in`` when its reads
 on the outside antenna came earlier on average than those on the inside antenna, else ``out``;
@@ -29,6 +32,7 @@ class SmoothingSettings:
     hold_s: float
     outside_antenna: int | None = None
     inside_antenna: int | None = None
+    confirm_reads: int = 2
 
     @property
     def is_door(self) -> bool:
@@ -68,6 +72,8 @@ class TagSmoother:
     def __init__(self, settings: SmoothingSettings) -> None:
         self.settings = settings
         self._tags: dict[str, _Seen] = {}
+        self._candidates: dict[str, _Seen] = {}
+        """Tags read fewer than ``confirm_reads`` times so far: not in the zone yet."""
         self.counts: Counter[str] = Counter()
 
     @property
@@ -81,14 +87,26 @@ class TagSmoother:
         if seen is not None:
             seen.add(read)
             return []
-        seen = _Seen(read.epc_hex, read.epc_uri, read.time, read.time)
+        seen = self._candidates.get(read.epc_hex)
+        if seen is None or read.time - seen.last_seen >= timedelta(seconds=self.settings.hold_s):
+            if seen is not None:
+                self.counts["unconfirmed"] += 1
+            seen = self._candidates[read.epc_hex] = _Seen(
+                read.epc_hex, read.epc_uri, read.time, read.time
+            )
         seen.add(read)
+        if seen.read_count < self.settings.confirm_reads:
+            return []
+        del self._candidates[read.epc_hex]
         self._tags[read.epc_hex] = seen
-        return [self._event(seen, TagEventType.ARRIVED, read.time)]
+        return [self._event(seen, TagEventType.ARRIVED, seen.first_seen)]
 
     def tick(self, now: datetime) -> list[TagEvent]:
         """Events of every tag not read for ``hold_s`` by ``now``, oldest departure first."""
         hold = timedelta(seconds=self.settings.hold_s)
+        for epc_hex in [e for e, c in self._candidates.items() if now - c.last_seen >= hold]:
+            del self._candidates[epc_hex]
+            self.counts["unconfirmed"] += 1
         gone = sorted(
             (seen for seen in self._tags.values() if now - seen.last_seen >= hold),
             key=lambda seen: (seen.last_seen, seen.epc_hex),

@@ -128,6 +128,7 @@ async def test_tags_in_the_zone_survive_a_restart(tmp_path: Path) -> None:
     smoother = TagSmoother(RfidR2000Connector(dev, lambda _: None).smoothing)
     first = TagRead("dock-door-1", 1, "3174257BF4499602D2000000", long_ago, -50.0)
     smoother.push(first)
+    smoother.push(TagRead("dock-door-1", 1, first.epc_hex, long_ago + timedelta(seconds=0.5), -51))
     smoother.push(TagRead("dock-door-1", 2, first.epc_hex, long_ago + timedelta(seconds=2), -52))
     state_path(tmp_path, "dock-door-1").write_text(json.dumps(smoother.to_json()))
 

@@ -13,8 +13,12 @@ from firmware_bridge.records import TagDirection, TagEvent, TagEventType, TagRea
 T0 = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
 PALLET = "3174257BF4499602D2000000"
 URI = "urn:epc:id:sscc:0614141.1234567890"
-DOOR = SmoothingSettings("dock-1", "door-1", hold_s=2.0, outside_antenna=1, inside_antenna=2)
-SHELF = SmoothingSettings("shelf-1", "aisle-3", hold_s=2.0)
+# One read makes an arrival here, so each test shows one rule; confirmation has its own tests.
+DOOR = SmoothingSettings(
+    "dock-1", "door-1", hold_s=2.0, outside_antenna=1, inside_antenna=2, confirm_reads=1
+)
+SHELF = SmoothingSettings("shelf-1", "aisle-3", hold_s=2.0, confirm_reads=1)
+CONFIRMING = SmoothingSettings("shelf-1", "aisle-3", hold_s=2.0)
 
 
 def at(seconds: float) -> datetime:
@@ -131,3 +135,27 @@ def test_raw_sampler_lets_one_read_per_tag_and_antenna_through_per_period() -> N
     assert [sampler.take(r) for r in reads] == [True, False, True, False, True, True]
     sampler.forget_before(at(5.5))
     assert sampler.take(read(7, 1)) is True
+
+
+def test_a_single_read_is_no_arrival_and_a_second_within_hold_confirms_it() -> None:
+    """A frame corrupted into a valid checksum (one in 256 with the R2000's one-byte sum) is
+    one read of a tag that is not there: it must not become an event."""
+    smoother = TagSmoother(CONFIRMING)
+    phantom = "3054257BF4BBE253A00A018A"
+    assert feed(smoother, [read(0, 1, epc=phantom)]) == []
+    assert smoother.present == 0
+    assert smoother.tick(at(2.0)) == [] and smoother.counts["unconfirmed"] == 1
+
+    events = feed(smoother, [read(3, 1), read(3.5, 1, rssi=-50.0)])
+    assert [(e.event, e.time, e.first_seen, e.read_count) for e in events] == [
+        (TagEventType.ARRIVED, at(3), at(3), 2)
+    ]
+    assert smoother.present == 1
+
+
+def test_reads_further_apart_than_hold_do_not_confirm_each_other() -> None:
+    smoother = TagSmoother(CONFIRMING)
+    assert feed(smoother, [read(0, 1), read(2.5, 1)]) == []
+    assert smoother.counts["unconfirmed"] == 1
+    [arrived] = feed(smoother, [read(3.0, 1)])
+    assert (arrived.event, arrived.time) == (TagEventType.ARRIVED, at(2.5))
