@@ -186,3 +186,23 @@ def mqtt_broker() -> tuple[str, int]:
 @pytest.fixture
 def free_port() -> int:
     return retailedge.processes.free_port()
+
+
+# The suite runs on two pytest-xdist workers (pyproject's addopts). These long tests drive
+# several real processes in real time (a live fleet, the demo, browsers, benchmarks); they run
+# one after another on one worker, so no two of them compete for the machine's two cores.
+_ONE_AT_A_TIME = (
+    "tests/integration/test_live_fleet.py",
+    "tests/integration/test_demo.py",
+    "tests/integration/test_bench.py",
+    "tests/console/test_console_demo.py",
+    "tests/console/test_console_browser.py",
+    "tests/cloud/allocation/test_bench_allocate.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        if Path(str(item.path)).relative_to(root).as_posix() in _ONE_AT_A_TIME:
+            item.add_marker(pytest.mark.xdist_group("real-time"))

@@ -12,7 +12,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,6 +49,18 @@ VAN_GPS = "van-7-gps"
 SENSOR = "van-7-chiller"
 GATEWAY = "van-7-gw"
 OPERATOR_PASSWORD = "ops console password"
+
+
+def retrying(action: Callable[[], Any], attempts: int = 20) -> Any:
+    """The stream re-renders tables when their data changes: find the element again then."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(attempts - 1):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return action()
 
 
 def browser_missing() -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.console.browser_setup import (
     log_in,
     open_tab,
     place_order,
+    retrying,
     vehicle_position,
     wait_for,
 )
@@ -71,18 +72,6 @@ def browser(demo: Demo) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def retrying(action: Callable[[], Any], attempts: int = 20) -> Any:
-    """The stream re-renders tables when their data changes: find the element again then."""
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    for _ in range(attempts - 1):
-        try:
-            return action()
-        except StaleElementReferenceException:
-            time.sleep(0.05)
-    return action()
 
 
 def test_operator_and_customer_in_a_real_browser(

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from tests.console.browser_setup import (
     chromium,
     log_in,
     open_tab,
+    retrying,
     vehicle_position,
     wait_for,
 )
@@ -112,18 +113,6 @@ def browser(demo: RunningDemo) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
-
-
-def retrying(action: Callable[[], Any], attempts: int = 20) -> Any:
-    """The stream re-renders tables when their data changes: find the element again then."""
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    for _ in range(attempts - 1):
-        try:
-            return action()
-        except StaleElementReferenceException:
-            time.sleep(0.05)
-    return action()
 
 
 def test_the_demo_in_a_real_browser(demo: RunningDemo, browser: Any, record_property: Any) -> None:

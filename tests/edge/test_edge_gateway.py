@@ -32,6 +32,7 @@ def gateway_config(tmp_path: Path, *, devices: list[dict[str, Any]]) -> GatewayC
             "drain_timeout_s": 0.3,
         },
         "devices": devices,
+        "local_api": {"port": 0},  # a free port: other tests may run a gateway at the same time
     }
     return parse_config(data, source=tmp_path / "gw.toml", environ={})
 
@@ -123,6 +124,9 @@ token_env = "GW_TOKEN"
 
 [uplink]
 drain_timeout_s = 0.2
+
+[local_api]
+port = 0
 """,
         encoding="utf-8",
     )
